@@ -1,0 +1,728 @@
+"""The orchestration dispatcher turn as one pure function.
+
+``process_turn`` applies duroxide's rules to a fetched batch: poison check,
+terminal fast-ack (with the fix's fail-fast for colliding child starts),
+execution selection (continue-as-new starts a new execution), message
+preparation (execution filter, duplicates, schedule check), replay of the
+code, and the turn's result with its history delta and work items.  The
+runtime commits the outcome; the debugger shows it.  No I/O happens here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durascope.history import (
+    ActivityCancelRequested,
+    ActivityCompleted,
+    ActivityCompletedItem,
+    ActivityExecute,
+    ActivityFailed,
+    ActivityFailedItem,
+    CancelInstance,
+    ContinueAsNew,
+    ErrorDetails,
+    Event,
+    ExternalEvent,
+    ExternalRaised,
+    ExternalSubscribedCancelled,
+    MessageVerdict,
+    OrchestrationCancelRequested,
+    OrchestrationCompleted,
+    OrchestrationContinuedAsNew,
+    OrchestrationFailed,
+    OrchestrationStarted,
+    OrchestratorItem,
+    PoisonError,
+    PoisonFailedDeserialization,
+    PoisonOrchestration,
+    QueueEventDelivered,
+    QueueMessage,
+    QueueSubscriptionCancelled,
+    StartOrchestration,
+    SubOrchCompleted,
+    SubOrchestrationCancelRequested,
+    SubOrchestrationCompleted,
+    SubOrchestrationFailed,
+    SubOrchestrationScheduled,
+    SubOrchFailed,
+    TimerFired,
+    TimerFiredItem,
+    application_error,
+    cancelled_error,
+    display_message,
+    is_system_error,
+    is_terminal,
+    nondeterminism_error,
+    work_item_to_json,
+)
+from durascope.runtime._child_ids import full_child_id
+from durascope.runtime._registry import OrchestrationResolver
+from durascope.runtime._replayer import ReplayResult, Replayer
+from durascope.runtime._tasks import ActivityTask, DetachedStartTask, SubOrchestrationTask, TimerTask
+from durascope.runtime._turn_types import ENGINE_VERSION, TurnInput, TurnOutcome
+
+CARRY_FORWARD_LIMIT = 20
+"""Unconsumed mailbox messages carried into the next execution (duroxide's cap)."""
+POISON_HISTORY_EVENT_ID = 99999
+"""duroxide's sentinel event id for a poison failure of an undecodable history."""
+TERMINAL_COLLISION = "sub-orchestration instance id '{}' already exists and is terminal"
+
+
+def unregistered_backoff_ms(attempt: int) -> int:
+    """Delay before retrying a batch whose orchestration is not registered."""
+    return int(min(1000 * 2 ** max(attempt - 1, 0), 60_000))
+
+
+def process_turn(inp: TurnInput, code: OrchestrationResolver) -> TurnOutcome:
+    """Run one dispatcher turn; see the module docstring."""
+    return _Turn(inp, code).run()
+
+
+class _Turn:
+    def __init__(self, inp: TurnInput, code: OrchestrationResolver) -> None:
+        self.inp = inp
+        self.code = code
+        self.verdicts: list[MessageVerdict | None] = [None] * len(inp.messages)
+        self.delta: list[Event] = []
+        self.execution_id = inp.current_execution_id
+        self.history: tuple[Event, ...] = inp.history
+        self.next_id = _next_event_id(inp.history)
+
+    # Small builders.
+
+    def _env(self, event_id: int, source: int | None = None) -> dict[str, Any]:
+        return {
+            "event_id": event_id,
+            "source_event_id": source,
+            "instance_id": self.inp.instance,
+            "execution_id": self.execution_id,
+            "timestamp_ms": self.inp.now_ms,
+            "duroxide_version": ENGINE_VERSION,
+        }
+
+    def _append(self, cls: type[Any], source: int | None = None, **fields: Any) -> Event:
+        event: Event = cls(**self._env(self.next_id, source), **fields)
+        self.next_id += 1
+        self.delta.append(event)
+        return event
+
+    def _verdict(
+        self, index: int, verdict: str, reason: str, event_id: int | None = None
+    ) -> None:
+        self.verdicts[index] = MessageVerdict(
+            message=self.inp.messages[index], verdict=verdict, reason=reason, event_id=event_id
+        )  # type: ignore[arg-type]
+
+    def _all_verdicts(self, verdict: str, reason: str) -> None:
+        for i in range(len(self.inp.messages)):
+            if self.verdicts[i] is None:
+                self._verdict(i, verdict, reason)
+
+    def _outcome(self, **kw: Any) -> TurnOutcome:
+        return TurnOutcome(
+            instance=self.inp.instance,
+            execution_id=self.execution_id,
+            verdicts=tuple(v for v in self.verdicts if v is not None),
+            delta=tuple(self.delta),
+            **kw,
+        )
+
+    # The turn.
+
+    def run(self) -> TurnOutcome:
+        inp = self.inp
+        start_index = next(
+            (
+                i
+                for i, m in enumerate(inp.messages)
+                if isinstance(m, StartOrchestration | ContinueAsNew)
+            ),
+            None,
+        )
+        start = inp.messages[start_index] if start_index is not None else None
+        started = _started(self.history)
+
+        if inp.history_error is not None:
+            return self._history_error(started)
+        if not self.history and start is None:
+            self._all_verdicts("discarded", "instance does not exist")
+            return self._outcome(result="discarded")
+        if inp.attempt > inp.max_attempts:
+            return self._poison(start, started)
+
+        terminal = next((e for e in reversed(self.history) if is_terminal(e)), None)
+        can_start = isinstance(start, ContinueAsNew)
+        if terminal is not None and not (
+            terminal.type == "OrchestrationContinuedAsNew" and can_start
+        ):
+            return self._fast_ack(started)
+
+        if can_start:
+            assert isinstance(start, ContinueAsNew)
+            self.execution_id = max(inp.current_execution_id, 1) + 1
+            self.history, self.next_id = (), 1
+            name, version, input_ = start.orchestration, start.version, start.input
+        elif not self.history:
+            assert isinstance(start, StartOrchestration)
+            self.execution_id = max(inp.current_execution_id, 1)
+            name, version, input_ = start.orchestration, start.version, start.input
+        else:
+            assert started is not None
+            name, version, input_ = started.name, started.version, started.input
+
+        resolved = self.code.resolve(name, version)
+        if resolved is None:
+            self._all_verdicts("aborted", f"orchestration '{name}' is not registered")
+            delay = unregistered_backoff_ms(inp.attempt)
+            return self._outcome(
+                abandon_delay_ms=delay,
+                abandon_reason=f"orchestration '{name}' (version {version or 'latest'}) "
+                f"is not registered; retry in {delay} ms",
+                result="continue",
+            )
+        resolved_version, fn = resolved
+
+        if self.history:
+            if start_index is not None:
+                self._verdict(
+                    start_index, "discarded", "instance already running: duplicate start ignored"
+                )
+        else:
+            assert start_index is not None
+            started = self._new_started(start, started, name, resolved_version, input_)
+            self._verdict(
+                start_index, "applied", f"started execution {self.execution_id}", started.event_id
+            )
+        assert started is not None
+        for i, m in enumerate(inp.messages):
+            if i != start_index and isinstance(m, StartOrchestration | ContinueAsNew):
+                self._verdict(i, "duplicate", "second start item in one batch ignored")
+
+        abort = self._prepare_completions()
+        replay = self._replay(fn, started, resolved_version)
+        if abort is None and replay.abort is not None:
+            abort = replay.abort
+        return self._finalize(started, replay, abort)
+
+    def _new_started(
+        self,
+        start: Any,
+        previous: OrchestrationStarted | None,
+        name: str,
+        version: str,
+        input_: str,
+    ) -> OrchestrationStarted:
+        policy = self.inp.policy
+        carry: tuple[tuple[str, str], ...] = ()
+        initial_status: str | None = None
+        if isinstance(start, ContinueAsNew):
+            carry = start.carry_forward_events
+            initial_status = start.initial_custom_status
+            # The child link survives continue-as-new (duroxide 0.1.32 keeps it too).
+            parent_instance = previous.parent_instance if previous else None
+            parent_id = previous.parent_id if previous else None
+            parent_exec = previous.parent_execution_id if previous else None
+        else:
+            parent_instance, parent_id = start.parent_instance, start.parent_id
+            parent_exec = start.parent_execution_id
+        started = self._append(
+            OrchestrationStarted,
+            name=name,
+            version=version,
+            input=input_,
+            parent_instance=parent_instance,
+            parent_id=parent_id,
+            carry_forward_events=carry or None,
+            initial_custom_status=initial_status,
+            parent_execution_id=parent_exec if policy == "fixed" else None,
+        )
+        for qname, data in carry:
+            self._append(QueueEventDelivered, name=qname, data=data)
+        assert isinstance(started, OrchestrationStarted)
+        return started
+
+    def _prepare_completions(self) -> ErrorDetails | None:
+        """duroxide's ``prep_completions``: filter, dedupe, check, materialize."""
+        inp = self.inp
+        abort: ErrorDetails | None = None
+        known = {e.event_id: e for e in self.history}
+        in_history = {
+            (e.type, e.source_event_id) for e in self.history if e.source_event_id is not None
+        }
+        in_turn: set[tuple[str, int]] = set()
+        cancel_seen = any(e.type == "OrchestrationCancelRequested" for e in self.history)
+        for i, msg in enumerate(inp.messages):
+            if self.verdicts[i] is not None:
+                continue
+            if isinstance(msg, ExternalRaised):
+                ev = self._append(ExternalEvent, name=msg.name, data=msg.data)
+                self._verdict(i, "applied", "external event", ev.event_id)
+                continue
+            if isinstance(msg, QueueMessage):
+                ev = self._append(QueueEventDelivered, name=msg.name, data=msg.data)
+                self._verdict(i, "applied", "mailbox message", ev.event_id)
+                continue
+            if isinstance(msg, CancelInstance):
+                if cancel_seen:
+                    self._verdict(i, "duplicate", "cancellation already requested")
+                    continue
+                cancel_seen = True
+                ev = self._append(OrchestrationCancelRequested, reason=msg.reason)
+                self._verdict(i, "applied", "cancellation requested", ev.event_id)
+                continue
+            addressed, source, kind, event_type = _completion_facts(msg)
+            if addressed != self.execution_id:
+                self._verdict(
+                    i,
+                    "filtered",
+                    f"other execution: addressed to execution {addressed}, "
+                    f"current is {self.execution_id}",
+                )
+                continue
+            if (event_type, source) in in_history:
+                self._verdict(i, "duplicate", "duplicate in history")
+                continue
+            if (event_type, source) in in_turn:
+                self._verdict(i, "duplicate", "duplicate in this turn")
+                continue
+            schedule = known.get(source) or next(
+                (e for e in self.delta if e.event_id == source), None
+            )
+            problem = _schedule_problem(schedule, kind, source)
+            if problem is not None:
+                abort = abort or nondeterminism_error(problem)
+                self._verdict(i, "aborted", f"nondeterminism: {problem}")
+                continue
+            ev = self._materialize(msg, source)
+            in_turn.add((event_type, source))
+            details = getattr(msg, "details", None)
+            if details is not None and is_system_error(details):
+                abort = abort or details
+            self._verdict(i, "applied", f"completion of schedule {source}", ev.event_id)
+        return abort
+
+    def _materialize(self, msg: OrchestratorItem, source: int) -> Event:
+        if isinstance(msg, ActivityCompletedItem):
+            return self._append(ActivityCompleted, source, result=msg.result)
+        if isinstance(msg, ActivityFailedItem):
+            return self._append(ActivityFailed, source, details=msg.details)
+        if isinstance(msg, TimerFiredItem):
+            return self._append(TimerFired, source, fire_at_ms=msg.fire_at_ms)
+        if isinstance(msg, SubOrchCompleted):
+            return self._append(SubOrchestrationCompleted, source, result=msg.result)
+        assert isinstance(msg, SubOrchFailed)
+        return self._append(SubOrchestrationFailed, source, details=msg.details)
+
+    def _replay(self, fn: Any, started: OrchestrationStarted, version: str) -> ReplayResult:
+        full = list(self.history) + self.delta
+        replayer = Replayer(
+            fn,
+            instance=self.inp.instance,
+            execution_id=self.execution_id,
+            name=started.name,
+            version=version,
+            input=started.input,
+            history=full,
+            persisted_len=len(self.history),
+            now_ms=self.inp.now_ms,
+            policy=self.inp.policy,
+            engine_version=ENGINE_VERSION,
+            initial_custom_status=started.initial_custom_status,
+        )
+        result = replayer.run()
+        self.delta.extend(result.new_events)
+        self.next_id = max(self.next_id, result.next_event_id)
+        return result
+
+    # Endings.
+
+    def _finalize(
+        self, started: OrchestrationStarted, replay: ReplayResult, abort: ErrorDetails | None
+    ) -> TurnOutcome:
+        full = list(self.history) + self.delta
+        cancel = next((e for e in full if isinstance(e, OrchestrationCancelRequested)), None)
+        workers: list[ActivityExecute] = []
+        orchestrator: list[OrchestratorItem] = []
+        loser_cancels: list[OrchestratorItem] = []
+        known_update: dict[str, int] = {}
+
+        if abort is not None:
+            result, status = "failed", "Failed"
+            details: ErrorDetails | None = abort
+            output: str | None = display_message(abort)
+        elif cancel is not None:
+            result, status = "cancelled", "Failed"
+            details = cancelled_error(cancel.reason)
+            output = display_message(details)
+        elif replay.continue_as_new is not None:
+            result, status, details = "continued_as_new", "ContinueAsNew", None
+            output = replay.continue_as_new.input
+        else:
+            loser_cancels = self._dropped_future_breadcrumbs(replay)
+            if replay.state == "completed":
+                result, status, details, output = "completed", "Completed", None, replay.output
+            elif replay.state == "failed":
+                assert replay.failure is not None
+                result, status, details = "failed", "Failed", replay.failure
+                output = display_message(replay.failure)
+            else:
+                result, status, details, output = "continue", "Running", None, None
+
+        if result == "continue":
+            for pending in replay.pending:
+                item = self._dispatch(pending.action.task, pending.event.event_id, started)
+                if isinstance(item, ActivityExecute):
+                    workers.append(item)
+                    known_update[self.inp.instance] = self.execution_id
+                elif item is not None:
+                    orchestrator.append(item)
+                    if isinstance(item, TimerFiredItem):
+                        known_update[self.inp.instance] = self.execution_id
+        else:
+            # A final turn dispatches only detached starts; other schedules of this turn
+            # stay in history without work (the debugger reports them as never dispatched).
+            for pending in replay.pending:
+                if isinstance(pending.action.task, DetachedStartTask):
+                    item = self._dispatch(pending.action.task, pending.event.event_id, started)
+                    assert item is not None and not isinstance(item, ActivityExecute)
+                    orchestrator.append(item)
+            self._subscription_breadcrumbs(replay)
+            if result == "continued_as_new":
+                assert replay.continue_as_new is not None
+                self._append(OrchestrationContinuedAsNew, input=replay.continue_as_new.input)
+                orchestrator.append(
+                    ContinueAsNew(
+                        instance=self.inp.instance,
+                        orchestration=started.name,
+                        input=replay.continue_as_new.input,
+                        version=replay.continue_as_new.version,
+                        carry_forward_events=tuple(replay.unconsumed_queue[:CARRY_FORWARD_LIMIT]),
+                        initial_custom_status=replay.custom_status,
+                    )
+                )
+            elif result == "completed":
+                assert output is not None
+                self._append(OrchestrationCompleted, output=output)
+            else:
+                assert details is not None
+                self._append(OrchestrationFailed, details=details)
+            if result == "cancelled":
+                orchestrator.extend(self._cancel_children(started))
+            notify = self._notify_parent(started, result, output, details)
+            if notify is not None:
+                orchestrator.append(notify)
+
+        cancelled = self._terminal_activity_cancels(result) if result != "continue" else []
+        orchestrator.extend(loser_cancels)
+        cancelled.extend(
+            leaf.schedule_id
+            for leaf in replay.dropped
+            if leaf.kind == "activity" and leaf.schedule_id is not None
+        )
+        status_text = self._status_of(full, replay)
+        return self._outcome(
+            worker_items=tuple(workers),
+            orchestrator_items=tuple(orchestrator),
+            cancelled_activities=tuple(dict.fromkeys(cancelled)),
+            result=result,
+            status=status if result != "continue" else "Running",
+            output=output if result != "continue" else None,
+            orchestration_name=started.name,
+            orchestration_version=started.version,
+            parent_instance=started.parent_instance,
+            custom_status=status_text[1],
+            custom_status_changed=status_text[0],
+            known_executions_update=known_update,
+            error=output if result == "failed" and abort is not None else None,
+        )
+
+    def _status_of(self, full: list[Event], replay: ReplayResult) -> tuple[bool, str | None]:
+        updates = [e for e in self.delta if e.type == "CustomStatusUpdated"]
+        if not updates:
+            return False, None
+        return True, updates[-1].status  # type: ignore[union-attr]
+
+    def _dispatch(
+        self, task: Any, event_id: int, started: OrchestrationStarted
+    ) -> ActivityExecute | OrchestratorItem | None:
+        inst, ex = self.inp.instance, self.execution_id
+        if isinstance(task, ActivityTask):
+            return ActivityExecute(
+                instance=inst,
+                execution_id=ex,
+                id=event_id,
+                name=task.name,
+                input=task.input,
+                session_id=task.session_id,
+                tag=task.tag,
+            )
+        if isinstance(task, TimerTask):
+            fire = next(e for e in self.delta if e.event_id == event_id).fire_at_ms  # type: ignore[union-attr]
+            return TimerFiredItem(instance=inst, execution_id=ex, id=event_id, fire_at_ms=fire)
+        if isinstance(task, SubOrchestrationTask):
+            scheduled = next(e for e in self.delta if e.event_id == event_id)
+            assert isinstance(scheduled, SubOrchestrationScheduled)
+            return StartOrchestration(
+                instance=full_child_id(inst, scheduled.instance),
+                orchestration=task.name,
+                input=task.input,
+                version=task.version,
+                parent_instance=inst,
+                parent_id=event_id,
+                execution_id=1,
+                parent_execution_id=ex if self.inp.policy == "fixed" else None,
+            )
+        if isinstance(task, DetachedStartTask):
+            return StartOrchestration(
+                instance=task.instance, orchestration=task.name, input=task.input, version=task.version
+            )
+        return None  # waits and dequeues need no work item
+
+    def _dropped_future_breadcrumbs(self, replay: ReplayResult) -> list[OrchestratorItem]:
+        order = {"activity": 0, "suborch": 1, "external": 2, "queue": 3}
+        leaves = sorted(
+            (
+                leaf
+                for leaf in replay.dropped
+                if leaf.kind in order
+                and leaf.schedule_id is not None
+                and (leaf.kind, leaf.schedule_id) not in replay.breadcrumbed
+            ),
+            key=lambda leaf: (order[leaf.kind], leaf.schedule_id or 0),
+        )
+        cancels: list[OrchestratorItem] = []
+        full = {e.event_id: e for e in list(self.history) + self.delta}
+        for leaf in leaves:
+            sid = leaf.schedule_id
+            if leaf.kind == "activity":
+                self._append(ActivityCancelRequested, sid, reason="dropped_future")
+            elif leaf.kind == "suborch":
+                self._append(SubOrchestrationCancelRequested, sid, reason="dropped_future")
+                scheduled = full.get(sid or 0)
+                assert isinstance(scheduled, SubOrchestrationScheduled)
+                cancels.append(
+                    CancelInstance(
+                        instance=full_child_id(self.inp.instance, scheduled.instance),
+                        reason="parent dropped sub-orchestration future",
+                    )
+                )
+            elif leaf.kind == "external":
+                self._append(ExternalSubscribedCancelled, sid, reason="dropped_future")
+            else:
+                self._append(QueueSubscriptionCancelled, sid, reason="dropped_future")
+        return cancels
+
+    def _subscription_breadcrumbs(self, replay: ReplayResult) -> None:
+        for leaf in replay.open_subscriptions:
+            if leaf.kind == "external":
+                self._append(ExternalSubscribedCancelled, leaf.schedule_id, reason="orchestration_terminal")
+            else:
+                self._append(QueueSubscriptionCancelled, leaf.schedule_id, reason="orchestration_terminal")
+
+    def _terminal_activity_cancels(self, result: str) -> list[int]:
+        full = list(self.history) + self.delta
+        closed = {
+            e.source_event_id
+            for e in full
+            if e.type in ("ActivityCompleted", "ActivityFailed", "ActivityCancelRequested")
+        }
+        inflight = [
+            e.event_id for e in full if e.type == "ActivityScheduled" and e.event_id not in closed
+        ]
+        suffix = {
+            "completed": "completed",
+            "continued_as_new": "continued_as_new",
+        }.get(result, "failed")
+        for sid in inflight:
+            self._append(ActivityCancelRequested, sid, reason=f"orchestration_terminal_{suffix}")
+        return inflight
+
+    def _cancel_children(self, started: OrchestrationStarted) -> list[OrchestratorItem]:
+        full = list(self.history) + self.delta
+        closed = {
+            e.source_event_id
+            for e in full
+            if e.type
+            in ("SubOrchestrationCompleted", "SubOrchestrationFailed", "SubOrchestrationCancelRequested")
+        }
+        return [
+            CancelInstance(
+                instance=full_child_id(self.inp.instance, e.instance), reason="parent canceled"
+            )
+            for e in full
+            if isinstance(e, SubOrchestrationScheduled) and e.event_id not in closed
+        ]
+
+    def _parent_execution(self, started: OrchestrationStarted) -> int:
+        parent = started.parent_instance or ""
+        if self.inp.policy == "legacy":
+            # Pre-fix: "whatever this process believes is current", else 1.
+            return self.inp.known_executions.get(parent, 1)
+        if started.parent_execution_id is not None:
+            return started.parent_execution_id
+        return self.inp.parent_execution_fallback or 1
+
+    def _notify_parent(
+        self,
+        started: OrchestrationStarted,
+        result: str,
+        output: str | None,
+        details: ErrorDetails | None,
+    ) -> OrchestratorItem | None:
+        if started.parent_instance is None or started.parent_id is None:
+            return None
+        if result == "continued_as_new":
+            return None
+        parent_exec = self._parent_execution(started)
+        if result == "completed":
+            return SubOrchCompleted(
+                parent_instance=started.parent_instance,
+                parent_execution_id=parent_exec,
+                parent_id=started.parent_id,
+                result=output or "null",
+            )
+        assert details is not None
+        return SubOrchFailed(
+            parent_instance=started.parent_instance,
+            parent_execution_id=parent_exec,
+            parent_id=started.parent_id,
+            details=details,
+        )
+
+    def _fast_ack(self, started: OrchestrationStarted | None) -> TurnOutcome:
+        """duroxide's terminal fast-ack, plus the fix's fail-fast for foreign starts."""
+        notifications: list[OrchestratorItem] = []
+        for i, msg in enumerate(self.inp.messages):
+            if (
+                self.inp.policy == "fixed"
+                and isinstance(msg, StartOrchestration)
+                and msg.parent_instance is not None
+                and msg.parent_id is not None
+            ):
+                same = started is not None and (
+                    started.parent_instance,
+                    started.parent_id,
+                    started.parent_execution_id,
+                ) == (msg.parent_instance, msg.parent_id, msg.parent_execution_id)
+                if not same:
+                    notifications.append(
+                        SubOrchFailed(
+                            parent_instance=msg.parent_instance,
+                            parent_execution_id=msg.parent_execution_id or 1,
+                            parent_id=msg.parent_id,
+                            details=application_error(
+                                "OrchestrationFailed", TERMINAL_COLLISION.format(msg.instance)
+                            ),
+                        )
+                    )
+                    self._verdict(
+                        i,
+                        "discarded",
+                        "instance terminal: start from another parent; the parent is failed fast",
+                    )
+                    continue
+                self._verdict(i, "discarded", "instance terminal: redelivered start of this child")
+                continue
+            self._verdict(i, "discarded", "instance terminal")
+        return self._outcome(result="discarded", orchestrator_items=tuple(notifications))
+
+    def _poison(
+        self, start: Any, started: OrchestrationStarted | None
+    ) -> TurnOutcome:
+        inp = self.inp
+        if started is None:
+            if start is None:
+                self._all_verdicts("discarded", "instance does not exist")
+                return self._outcome(result="discarded")
+            self.execution_id = max(inp.current_execution_id, 1)
+            started = self._new_started(
+                start, None, start.orchestration, start.version or "", start.input
+            )
+        elif any(is_terminal(e) for e in self.history):
+            return self._fast_ack(started)
+        batch = "[" + ",".join(work_item_to_json(m) for m in inp.messages) + "]"
+        details = PoisonError(
+            attempt_count=inp.attempt,
+            max_attempts=inp.max_attempts,
+            message_type=PoisonOrchestration(instance=inp.instance, execution_id=self.execution_id),
+            message=batch,
+        )
+        self._append(OrchestrationFailed, details=details)
+        self._all_verdicts("aborted", f"poison: fetched {inp.attempt} times (max {inp.max_attempts})")
+        notify = self._notify_parent(started, "failed", None, details)
+        return self._outcome(
+            result="poisoned",
+            status="Failed",
+            output=display_message(details),
+            orchestration_name=started.name,
+            orchestration_version=started.version,
+            parent_instance=started.parent_instance,
+            orchestrator_items=(notify,) if notify else (),
+            error=display_message(details),
+        )
+
+    def _history_error(self, started: OrchestrationStarted | None) -> TurnOutcome:
+        inp = self.inp
+        assert inp.history_error is not None
+        if inp.attempt <= inp.max_attempts:
+            self._all_verdicts("aborted", f"history could not be decoded: {inp.history_error}")
+            return self._outcome(abandon_delay_ms=1000, abandon_reason=inp.history_error)
+        details = PoisonError(
+            attempt_count=inp.attempt,
+            max_attempts=inp.max_attempts,
+            message_type=PoisonFailedDeserialization(
+                instance=inp.instance, execution_id=self.execution_id, error=inp.history_error
+            ),
+            message=inp.history_error,
+        )
+        self.delta.append(
+            OrchestrationFailed(**self._env(POISON_HISTORY_EVENT_ID), details=details)
+        )
+        self._all_verdicts("aborted", "poison: history could not be decoded")
+        return self._outcome(
+            result="poisoned", status="Failed", output=display_message(details), error=inp.history_error
+        )
+
+
+def _next_event_id(history: tuple[Event, ...]) -> int:
+    return max((e.event_id for e in history), default=0) + 1
+
+
+def _started(history: tuple[Event, ...]) -> OrchestrationStarted | None:
+    return next((e for e in history if isinstance(e, OrchestrationStarted)), None)
+
+
+def _completion_facts(msg: OrchestratorItem) -> tuple[int, int, str, str]:
+    """(addressed execution, schedule id, schedule kind, history event type)."""
+    if isinstance(msg, ActivityCompletedItem):
+        return msg.execution_id, msg.id, "activity", "ActivityCompleted"
+    if isinstance(msg, ActivityFailedItem):
+        return msg.execution_id, msg.id, "activity", "ActivityFailed"
+    if isinstance(msg, TimerFiredItem):
+        return msg.execution_id, msg.id, "timer", "TimerFired"
+    if isinstance(msg, SubOrchCompleted):
+        return msg.parent_execution_id, msg.parent_id, "suborchestration", "SubOrchestrationCompleted"
+    assert isinstance(msg, SubOrchFailed)
+    return msg.parent_execution_id, msg.parent_id, "suborchestration", "SubOrchestrationFailed"
+
+
+_KIND_OF_SCHEDULE = {
+    "ActivityScheduled": "activity",
+    "TimerCreated": "timer",
+    "SubOrchestrationScheduled": "suborchestration",
+}
+
+
+def _schedule_problem(schedule: Event | None, kind: str, source: int) -> str | None:
+    """duroxide's schedule check: the message must point at a schedule of its kind."""
+    found = _KIND_OF_SCHEDULE.get(schedule.type) if schedule is not None else None
+    if found == kind:
+        return None
+    if found is not None:
+        return f"completion kind mismatch for id={source}, expected '{found}', got '{kind}'"
+    if kind == "activity":
+        return f"no matching schedule for completion id={source}"
+    if kind == "timer":
+        return f"no matching schedule for timer id={source}"
+    return f"no matching schedule for sub-orchestration id={source}"

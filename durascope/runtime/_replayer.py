@@ -1,0 +1,630 @@
+"""Replay orchestration code against one execution's history.
+
+The replayer walks the events in order, resuming the user's generator whenever
+the future it waits on resolves.  Each task the code yields emits actions into
+a FIFO; every schedule event in history pops the next action and must match it
+(duroxide's rules and error strings), and the actions left when history runs
+out become new events.  Nothing here does I/O: the engine decides what a turn
+commits, the replayer only says what the code did.
+"""
+
+from __future__ import annotations
+
+import traceback
+import types
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from durascope.history import (
+    ActivityScheduled,
+    CustomStatusUpdated,
+    ErrorDetails,
+    Event,
+    ExternalSubscribed,
+    OrchestrationChained,
+    QueueSubscribed,
+    SubOrchestrationPolicy,
+    SubOrchestrationScheduled,
+    TimerCreated,
+    application_error,
+    display_message,
+    is_system_error,
+    nondeterminism_error,
+)
+from durascope.runtime._child_ids import child_suffix
+from durascope.runtime._context import OrchestrationContext
+from durascope.runtime._futures import (
+    AllFuture,
+    CompositeFuture,
+    DropSink,
+    DurableFuture,
+    LeafFuture,
+    RaceFuture,
+)
+from durascope.runtime._tasks import (
+    ActivityTask,
+    AllTask,
+    ContinueAsNewTask,
+    DequeueEventTask,
+    DetachedStartTask,
+    RaceTask,
+    SubOrchestrationTask,
+    Task,
+    TimerTask,
+    WaitEventTask,
+    decode_payload,
+    encode_payload,
+)
+
+OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
+"""A generator function ``(ctx, input) -> Generator[Task, Any, output]`` (or a plain one)."""
+
+MAX_NEW_ACTIONS = 10_000
+"""Bound on actions one turn may emit (duroxide bounds its quiescence loop likewise)."""
+
+_SCHEDULE_TYPES = {
+    "ActivityScheduled": "activity",
+    "TimerCreated": "timer",
+    "ExternalSubscribed": "external",
+    "ExternalSubscribedPersistent": "queue",
+    "SubOrchestrationScheduled": "suborch",
+    "OrchestrationChained": "detached",
+    "CustomStatusUpdated": "custom_status",
+}
+_COMPLETION_KIND = {
+    "ActivityCompleted": "activity",
+    "ActivityFailed": "activity",
+    "TimerFired": "timer",
+    "SubOrchestrationCompleted": "suborch",
+    "SubOrchestrationFailed": "suborch",
+}
+_BREADCRUMB_KIND = {
+    "ActivityCancelRequested": "activity",
+    "SubOrchestrationCancelRequested": "suborch",
+    "ExternalSubscribedCancelled": "external",
+    "ExternalSubscribedPersistentCancelled": "queue",
+}
+
+
+@dataclass
+class Action:
+    """One thing the code asked for, waiting to be matched with a history event."""
+
+    kind: str
+    task: Task | None = None
+    future: LeafFuture | None = None
+    custom_status: str | None = None
+
+
+@dataclass
+class PendingAction:
+    """A new action of this turn with the event recorded for it."""
+
+    action: Action
+    event: Event
+
+
+class NondeterminismDetected(Exception):
+    """Replay diverged from history; ``message`` uses duroxide's wording."""
+
+    def __init__(self, message: str, event_id: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.event_id = event_id
+
+
+@dataclass
+class ReplayResult:
+    """What replaying the code over an execution's history produced."""
+
+    new_events: list[Event] = field(default_factory=list)
+    pending: list[PendingAction] = field(default_factory=list)
+    state: str = "running"
+    """``running``, ``completed``, ``failed`` or ``continue_as_new``."""
+    output: str | None = None
+    failure: ErrorDetails | None = None
+    continue_as_new: ContinueAsNewTask | None = None
+    abort: ErrorDetails | None = None
+    """A system error or nondeterminism that fails the execution regardless of code."""
+    abort_event_id: int | None = None
+    dropped: list[LeafFuture] = field(default_factory=list)
+    breadcrumbed: set[tuple[str, int]] = field(default_factory=set)
+    open_subscriptions: list[LeafFuture] = field(default_factory=list)
+    unconsumed_queue: list[tuple[str, str]] = field(default_factory=list)
+    undelivered_events: list[int] = field(default_factory=list)
+    custom_status: str | None = None
+    next_event_id: int = 1
+
+
+class _Coroutine:
+    """A generator being driven (the orchestration itself or a retry loop)."""
+
+    def __init__(self, gen: Generator[Any, Any, Any], result: _CoroutineFuture | None) -> None:
+        self.gen = gen
+        self.result = result
+        self.awaiting: DurableFuture | None = None
+        self.started = False
+        self.finished = False
+
+
+class _CoroutineFuture(DurableFuture):
+    """The future of a nested coroutine (a retried activity)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.coroutine: _Coroutine | None = None
+
+    def drop(self, on_drop: DropSink) -> None:
+        if self.done or self.dropped:
+            return
+        self.dropped = True
+        co = self.coroutine
+        if co is not None and not co.finished:
+            co.finished = True
+            if co.awaiting is not None:
+                co.awaiting.drop(on_drop)
+            co.gen.close()
+
+
+class _Never(DurableFuture):
+    """What ``continue_as_new`` waits on: the execution ends instead."""
+
+    def drop(self, on_drop: DropSink) -> None:
+        self.dropped = True
+
+
+class Replayer(DropSink):
+    """Replays one execution of an orchestration; see the module docstring.
+
+    Args:
+        fn: The orchestration function.
+        instance: Instance id.
+        execution_id: Execution being replayed.
+        name: Orchestration name (from ``OrchestrationStarted``).
+        version: Pinned version.
+        input: The execution's JSON input.
+        history: All events of the execution known this turn, persisted first.
+        persisted_len: How many of ``history`` were already persisted.
+        now_ms: Turn time, for new events and timer fire times.
+        policy: Child-id policy.
+        engine_version: Written to new events' ``duroxide_version``.
+        initial_custom_status: Custom status carried into this execution.
+    """
+
+    def __init__(
+        self,
+        fn: OrchestrationFn,
+        *,
+        instance: str,
+        execution_id: int,
+        name: str,
+        version: str,
+        input: str,
+        history: list[Event],
+        persisted_len: int,
+        now_ms: int,
+        policy: SubOrchestrationPolicy,
+        engine_version: str,
+        initial_custom_status: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._fn = fn
+        self._instance = instance
+        self._execution_id = execution_id
+        self._input = input
+        self._history = history
+        self._persisted_len = persisted_len
+        self._now_ms = now_ms
+        self._policy = policy
+        self._engine_version = engine_version
+        self._position = 0
+        self._fifo: deque[Action] = deque()
+        self._bound: dict[int, LeafFuture] = {}
+        self._ext_subs: dict[str, deque[LeafFuture]] = {}
+        self._queue_subs: dict[str, deque[LeafFuture]] = {}
+        self._queue_msgs: dict[str, deque[tuple[int, str]]] = {}
+        self._coroutines: list[_Coroutine] = []
+        self._result = ReplayResult(custom_status=initial_custom_status)
+        self.custom_status = initial_custom_status
+        self.ctx = OrchestrationContext(
+            self,
+            instance_id=instance,
+            execution_id=execution_id,
+            orchestration_name=name,
+            orchestration_version=version,
+        )
+
+    # Called by the context.
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the walker is inside the persisted part of history."""
+        return self._position < self._persisted_len
+
+    def record_custom_status(self, status: str | None) -> None:
+        """Queue a custom-status action (it is matched against history like a schedule)."""
+        self.custom_status = status
+        self._fifo.append(Action(kind="custom_status", custom_status=status))
+
+    # DropSink
+
+    def add(self, leaf: LeafFuture) -> None:
+        """A leaf future was dropped: stop routing arrivals to it."""
+        self._result.dropped.append(leaf)
+        for subs in (self._ext_subs.get(leaf.name), self._queue_subs.get(leaf.name)):
+            if subs is not None and leaf in subs:
+                subs.remove(leaf)
+
+    # The walk.
+
+    def run(self) -> ReplayResult:
+        """Replay the whole history, then turn the remaining actions into new events."""
+        result = self._result
+        try:
+            self._start_main()
+            self._poll()
+            for index, event in enumerate(self._history):
+                self._position = index + 1
+                self._apply(event)
+                if result.abort is not None:
+                    return self._finish()
+                self._poll()
+            self._position = len(self._history)
+            next_id = max((e.event_id for e in self._history), default=0) + 1
+            emitted = 0
+            while self._fifo and result.abort is None:
+                action = self._fifo.popleft()
+                event = self._new_event(action, next_id)
+                next_id += 1
+                self._bind(action, event)
+                result.new_events.append(event)
+                result.pending.append(PendingAction(action, event))
+                emitted += 1
+                if emitted > MAX_NEW_ACTIONS:
+                    raise NondeterminismDetected(
+                        f"quiescence loop: more than {MAX_NEW_ACTIONS} actions in one turn"
+                    )
+                self._poll()
+            result.next_event_id = next_id
+        except NondeterminismDetected as exc:
+            result.abort = nondeterminism_error(exc.message)
+            result.abort_event_id = exc.event_id
+        return self._finish()
+
+    def _finish(self) -> ReplayResult:
+        result = self._result
+        result.custom_status = self.custom_status
+        for subs in self._ext_subs.values():
+            result.open_subscriptions.extend(s for s in subs if not s.done)
+        for subs in self._queue_subs.values():
+            result.open_subscriptions.extend(s for s in subs if not s.done)
+        result.open_subscriptions.sort(key=lambda f: f.schedule_id or 0)
+        msgs = [(eid, name, data) for name, q in self._queue_msgs.items() for eid, data in q]
+        result.unconsumed_queue = [(name, data) for _, name, data in sorted(msgs)]
+        for co in self._coroutines:
+            if not co.finished:
+                co.gen.close()
+        return result
+
+    def _start_main(self) -> None:
+        made = self._fn(self.ctx, decode_payload(self._input))
+        if not isinstance(made, types.GeneratorType):
+            # duroxide-python treats a plain function's return value as the output.
+            self._result.state = "completed"
+            self._result.output = encode_payload(made)
+            return
+        self._coroutines.append(_Coroutine(made, None))
+
+    def _poll(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for co in list(self._coroutines):
+                if co.finished or (co.started and co.awaiting is not None and not co.awaiting.done):
+                    continue
+                progress = True
+                self._step(co)
+            self._coroutines = [c for c in self._coroutines if not c.finished]
+
+    def _step(self, co: _Coroutine) -> None:
+        awaited = co.awaiting
+        co.awaiting = None
+        try:
+            if not co.started:
+                co.started = True
+                task = next(co.gen)
+            elif awaited is not None and not awaited.ok:
+                task = co.gen.throw(Exception(awaited.error))
+            else:
+                task = co.gen.send(awaited.value if awaited is not None else None)
+        except StopIteration as stop:
+            co.finished = True
+            if co.result is None:
+                self._main_done(output=encode_payload(stop.value))
+            else:
+                co.result.resolve(stop.value)
+            return
+        except Exception as exc:  # the user's code raised: the execution (or retry) fails
+            co.finished = True
+            if co.result is None:
+                self._main_done(failure=application_error("OrchestrationFailed", _format(exc)))
+            else:
+                co.result.reject(str(exc))
+            return
+        co.awaiting = self._start(task)
+
+    def _main_done(self, *, output: str | None = None, failure: ErrorDetails | None = None) -> None:
+        result = self._result
+        if result.state != "running" or result.continue_as_new is not None:
+            return
+        if failure is not None:
+            result.state, result.failure = "failed", failure
+        else:
+            result.state, result.output = "completed", output
+
+    def _start(self, task: Any) -> DurableFuture:
+        if isinstance(task, ActivityTask) and task.retry is not None:
+            return self._start_retry(task)
+        if isinstance(task, AllTask):
+            return AllFuture([self._start(t) for t in task.tasks])
+        if isinstance(task, RaceTask):
+            return RaceFuture([self._start(t) for t in task.tasks], self)
+        if isinstance(task, ContinueAsNewTask):
+            if self._result.continue_as_new is None and self._result.state == "running":
+                self._result.continue_as_new = task
+                self._result.state = "continue_as_new"
+            return _Never()
+        leaf = _leaf_for(task)
+        if isinstance(task, DetachedStartTask):
+            leaf.resolve(None)
+        self._fifo.append(Action(kind=leaf.kind, task=task, future=leaf))
+        return leaf
+
+    def _start_retry(self, task: ActivityTask) -> DurableFuture:
+        future = _CoroutineFuture()
+        co = _Coroutine(_retry_attempts(task), future)
+        future.coroutine = co
+        self._coroutines.append(co)
+        self._step(co)
+        return future
+
+    # Applying history events.
+
+    def _apply(self, event: Event) -> None:
+        etype = event.type
+        if etype in _SCHEDULE_TYPES:
+            if not self._fifo:
+                if etype == "OrchestrationChained":
+                    raise NondeterminismDetected(
+                        "history OrchestrationChained but no emitted action", event.event_id
+                    )
+                raise NondeterminismDetected(
+                    "history schedule but no emitted action", event.event_id
+                )
+            action = self._fifo.popleft()
+            if not _matches(action, event):
+                raise NondeterminismDetected(
+                    f"schedule mismatch: action={describe_action(action)} "
+                    f"vs event={describe_event(event)}",
+                    event.event_id,
+                )
+            self._bind(action, event)
+        elif etype in _COMPLETION_KIND:
+            self._complete(event, _COMPLETION_KIND[etype])
+        elif etype == "ExternalEvent":
+            subs = self._ext_subs.get(event.name)  # type: ignore[union-attr]
+            if subs:
+                subs.popleft().resolve(decode_payload(event.data))  # type: ignore[union-attr]
+            else:
+                self._result.undelivered_events.append(event.event_id)
+        elif etype == "ExternalEventPersistent":
+            name, data = event.name, event.data  # type: ignore[union-attr]
+            waiting = self._queue_subs.get(name)
+            if waiting:
+                waiting.popleft().resolve(decode_payload(data))
+            else:
+                self._queue_msgs.setdefault(name, deque()).append((event.event_id, data))
+        elif etype in _BREADCRUMB_KIND:
+            src = event.source_event_id
+            if src is not None:
+                self._result.breadcrumbed.add((_BREADCRUMB_KIND[etype], src))
+            leaf = self._bound.get(src) if src is not None else None
+            reason = getattr(event, "reason", "")
+            if reason == "dropped_future" and (leaf is None or not leaf.dropped):
+                raise NondeterminismDetected(
+                    f"cancellation mismatch ({_BREADCRUMB_KIND[etype]}): history records "
+                    f"dropping schedule id={src}, the code did not drop it",
+                    event.event_id,
+                )
+
+    def _complete(self, event: Event, kind: str) -> None:
+        src = event.source_event_id
+        leaf = self._bound.get(src) if src is not None else None
+        if leaf is None or (leaf.done and not leaf.dropped):
+            raise NondeterminismDetected("completion without open schedule", event.event_id)
+        if leaf.kind != kind:
+            expected = "activity" if kind == "activity" else leaf.kind
+            raise NondeterminismDetected(
+                f"completion kind mismatch: expected {expected}", event.event_id
+            )
+        details: ErrorDetails | None = getattr(event, "details", None)
+        if details is not None and is_system_error(details):
+            self._result.abort = details
+            self._result.abort_event_id = event.event_id
+            return
+        if leaf.dropped:
+            return
+        if details is not None:
+            leaf.reject(display_message(details), details)
+        elif event.type == "TimerFired":
+            leaf.resolve(None)
+        else:
+            leaf.resolve(decode_payload(getattr(event, "result", None)))
+
+    def _bind(self, action: Action, event: Event) -> None:
+        leaf = action.future
+        if leaf is None:
+            return
+        leaf.schedule_id = event.event_id
+        self._bound[event.event_id] = leaf
+        if leaf.dropped:
+            return
+        if leaf.kind == "external":
+            self._ext_subs.setdefault(leaf.name, deque()).append(leaf)
+        elif leaf.kind == "queue":
+            msgs = self._queue_msgs.get(leaf.name)
+            if msgs:
+                leaf.resolve(decode_payload(msgs.popleft()[1]))
+            else:
+                self._queue_subs.setdefault(leaf.name, deque()).append(leaf)
+
+    def _new_event(self, action: Action, event_id: int) -> Event:
+        env: dict[str, Any] = {
+            "event_id": event_id,
+            "instance_id": self._instance,
+            "execution_id": self._execution_id,
+            "timestamp_ms": self._now_ms,
+            "duroxide_version": self._engine_version,
+        }
+        task = action.task
+        if action.kind == "custom_status":
+            return CustomStatusUpdated(**env, status=action.custom_status)
+        if isinstance(task, ActivityTask):
+            return ActivityScheduled(
+                **env, name=task.name, input=task.input, session_id=task.session_id, tag=task.tag
+            )
+        if isinstance(task, TimerTask):
+            return TimerCreated(**env, fire_at_ms=self._now_ms + task.delay_ms)
+        if isinstance(task, WaitEventTask):
+            return ExternalSubscribed(**env, name=task.name)
+        if isinstance(task, DequeueEventTask):
+            return QueueSubscribed(**env, name=task.name)
+        if isinstance(task, SubOrchestrationTask):
+            instance = task.instance
+            if instance is None:
+                instance = child_suffix(self._policy, self._execution_id, event_id)
+            return SubOrchestrationScheduled(
+                **env, name=task.name, instance=instance, input=task.input
+            )
+        if isinstance(task, DetachedStartTask):
+            return OrchestrationChained(
+                **env, name=task.name, instance=task.instance, input=task.input
+            )
+        raise TypeError(f"no event for action {action.kind}")
+
+
+def _leaf_for(task: Any) -> LeafFuture:
+    if isinstance(task, ActivityTask):
+        return LeafFuture("activity", task.name)
+    if isinstance(task, TimerTask):
+        return LeafFuture("timer")
+    if isinstance(task, WaitEventTask):
+        return LeafFuture("external", task.name)
+    if isinstance(task, DequeueEventTask):
+        return LeafFuture("queue", task.name)
+    if isinstance(task, SubOrchestrationTask):
+        return LeafFuture("suborch", task.name)
+    if isinstance(task, DetachedStartTask):
+        return LeafFuture("detached", task.name)
+    raise TypeError(
+        f"an orchestration yielded {type(task).__name__}, which is not a task "
+        "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+    )
+
+
+def _retry_attempts(task: ActivityTask) -> Generator[Task, Any, Any]:
+    """The attempts of a retried activity, as durable tasks (so they replay)."""
+    policy = task.retry
+    assert policy is not None
+    plain = replace(task, retry=None)
+    last_error = "activity failed"
+    for attempt in range(1, max(policy.max_attempts, 1) + 1):
+        try:
+            if policy.timeout_ms:
+                raced = yield RaceTask((plain, TimerTask(int(policy.timeout_ms))))
+                if raced["index"] == 1:
+                    raise Exception(
+                        f"activity '{task.name}' timed out after {policy.timeout_ms} ms"
+                    )
+                return raced["value"]
+            return (yield plain)
+        except Exception as exc:
+            last_error = str(exc)
+            if attempt < policy.max_attempts:
+                yield TimerTask(policy.backoff_ms * 2 ** (attempt - 1))
+    raise Exception(last_error)
+
+
+def _format(exc: BaseException) -> str:
+    # duroxide-python records the formatted traceback as the failure message; the
+    # first frame is the replayer's own ``send`` call, which says nothing to the user.
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _matches(action: Action, event: Event) -> bool:
+    kind = _SCHEDULE_TYPES[event.type]
+    if action.kind != kind:
+        return False
+    task = action.task
+    if isinstance(task, ActivityTask):
+        return (
+            isinstance(event, ActivityScheduled)
+            and task.name == event.name
+            and task.input == event.input
+            and task.session_id == event.session_id
+            and task.tag == event.tag
+        )
+    if isinstance(task, WaitEventTask | DequeueEventTask):
+        return task.name == getattr(event, "name", None)
+    if isinstance(task, SubOrchestrationTask):
+        # The child id comes from history, so changing the id scheme keeps replay valid.
+        return isinstance(event, SubOrchestrationScheduled) and (
+            task.name == event.name and task.input == event.input
+        )
+    if isinstance(task, DetachedStartTask):
+        return isinstance(event, OrchestrationChained) and (
+            task.name == event.name and task.instance == event.instance and task.input == event.input
+        )
+    return True  # timers match by position, custom status by kind
+
+
+def describe_action(action: Action) -> str:
+    """A readable rendering of an action for nondeterminism messages."""
+    task = action.task
+    if action.kind == "custom_status":
+        return f"UpdateCustomStatus {{ status: {action.custom_status!r} }}"
+    if isinstance(task, ActivityTask):
+        return f"CallActivity {{ name: {task.name!r}, input: {task.input!r} }}"
+    if isinstance(task, TimerTask):
+        return f"CreateTimer {{ delay_ms: {task.delay_ms} }}"
+    if isinstance(task, WaitEventTask):
+        return f"WaitExternal {{ name: {task.name!r} }}"
+    if isinstance(task, DequeueEventTask):
+        return f"DequeueEvent {{ name: {task.name!r} }}"
+    if isinstance(task, SubOrchestrationTask):
+        return f"StartSubOrchestration {{ name: {task.name!r}, input: {task.input!r} }}"
+    if isinstance(task, DetachedStartTask):
+        return f"StartOrchestrationDetached {{ name: {task.name!r}, instance: {task.instance!r} }}"
+    return action.kind
+
+
+def describe_event(event: Event) -> str:
+    """A readable rendering of a history event for nondeterminism messages."""
+    fields = {
+        k: v
+        for k, v in event.model_dump().items()
+        if k
+        not in {"event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
+                "duroxide_version", "type"}
+        and v is not None
+    }
+    inner = ", ".join(f"{k}: {v!r}" for k, v in fields.items())
+    return f"{event.type} {{ {inner} }}"
+
+
+def is_composite(future: DurableFuture) -> bool:
+    """True for all/race futures (used by the debugger's state view)."""
+    return isinstance(future, CompositeFuture)
