@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -116,7 +117,12 @@ def system_activity(item: ActivityExecute, now_ms: int | None = None) -> Activit
 
 
 async def run_activity(
-    registry: Registry, item: ActivityExecute, ctx: ActivityContext, *, now_ms: int | None = None
+    registry: Registry,
+    item: ActivityExecute,
+    ctx: ActivityContext,
+    *,
+    now_ms: int | None = None,
+    in_thread: bool = False,
 ) -> ActivityOutcome:
     """Run an activity (plain or ``async``) and turn its result into a completion item.
 
@@ -125,6 +131,8 @@ async def run_activity(
         item: The work item.
         ctx: The activity's context.
         now_ms: Clock for ``utc_now`` (the simulator's virtual time); wall clock if None.
+        in_thread: Run a plain (non-async) function in a worker thread, so a slow
+            activity does not stall the event loop that runs the dispatchers.
     """
     builtin = system_activity(item, now_ms)
     if builtin is not None:
@@ -133,7 +141,11 @@ async def run_activity(
     if fn is None:
         return _failed(item, f"Activity '{item.name}' is not registered")
     try:
-        value = fn(ctx, decode_payload(item.input))
+        arg = decode_payload(item.input)
+        if in_thread and not inspect.iscoroutinefunction(fn):
+            value = await asyncio.to_thread(fn, ctx, arg)
+        else:
+            value = fn(ctx, arg)
         if inspect.isawaitable(value):
             value = await value
     except Exception as exc:  # an activity's exception is its result

@@ -188,8 +188,8 @@ class OrchestrationContext:
         return DequeueEventTask(name=queue_name)
 
     def all_typed(self, tasks: Iterable[Task]) -> AllTask:
-        """Like ``all``; the compat layer unwraps the ``ok`` values."""
-        return AllTask(tasks=tuple(tasks))
+        """Like ``all`` but yields the bare values (``ok`` unwrapped, errors as ``{"err"}``)."""
+        return AllTask(tasks=tuple(tasks), unwrap=True)
 
     def race_typed(self, *tasks: Task) -> RaceTask:
         """Same as ``race``."""

@@ -100,8 +100,9 @@ class CompositeFuture(DurableFuture):
 class AllFuture(CompositeFuture):
     """Done when every child is done; never fails (errors are reported per child)."""
 
-    def __init__(self, children: list[DurableFuture]) -> None:
+    def __init__(self, children: list[DurableFuture], *, unwrap: bool = False) -> None:
         super().__init__(children)
+        self._unwrap = unwrap
         self._check()
 
     def child_done(self, child: DurableFuture) -> None:
@@ -111,7 +112,10 @@ class AllFuture(CompositeFuture):
     def _check(self) -> None:
         if all(c.done for c in self.children):
             self.resolve(
-                [{"ok": c.value} if c.ok else {"err": c.error} for c in self.children]
+                [
+                    (c.value if self._unwrap else {"ok": c.value}) if c.ok else {"err": c.error}
+                    for c in self.children
+                ]
             )
 
 

@@ -368,7 +368,7 @@ class Replayer(DropSink):
         if isinstance(task, ActivityTask) and task.retry is not None:
             return self._start_retry(task)
         if isinstance(task, AllTask):
-            return AllFuture([self._start(t) for t in task.tasks])
+            return AllFuture([self._start(t) for t in task.tasks], unwrap=task.unwrap)
         if isinstance(task, RaceTask):
             return RaceFuture([self._start(t) for t in task.tasks], self)
         if isinstance(task, ContinueAsNewTask):

@@ -137,9 +137,13 @@ class ContinueAsNewTask:
 
 @dataclass(frozen=True)
 class AllTask:
-    """Wait for every task; yields ``[{"ok": value} | {"err": message}, ...]``."""
+    """Wait for every task; yields ``[{"ok": value} | {"err": message}, ...]``.
+
+    With ``unwrap`` (duroxide-python's ``all_typed``) it yields the bare ``ok`` values.
+    """
 
     tasks: tuple[Task, ...]
+    unwrap: bool = False
 
 
 @dataclass(frozen=True)
