@@ -1,0 +1,322 @@
+"""The scenario programs (code + the client calls that drive it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from durascope.history import SubOrchestrationPolicy
+from durascope.runtime import Client, Runtime
+
+Driver = Callable[[Client], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario.
+
+    Attributes:
+        name: Short identifier; instance ids start with it.
+        policy: The sub-orchestration policy it runs under.
+        summary: One sentence for the demo's output.
+        register: Registers the scenario's orchestrations and activities.
+        drive: Starts instances and sends them events.
+        code_change: Registers replacement code after a restart, if the scenario
+            simulates a deployment (the nondeterminism scenario).
+        after_change: Client calls made once the changed code runs.
+    """
+
+    name: str
+    policy: SubOrchestrationPolicy
+    summary: str
+    register: Callable[[Runtime], None]
+    drive: Driver
+    code_change: Callable[[Runtime], None] | None = None
+    after_change: Driver | None = None
+
+
+async def wait_running(client: Client, instance_id: str, timeout_s: float = 5.0) -> None:
+    """Wait until an instance exists (its first turn ran)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (await client.get_status(instance_id)).status == "NotFound":
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def wait_custom_status(client: Client, instance_id: str, value: str, timeout_s: float = 5.0) -> None:
+    """Wait until an instance reports a custom status (a point its code reached)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (await client.get_status(instance_id)).custom_status != value:
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.01)
+
+
+# Shared code.
+
+
+def _common(runtime: Runtime) -> None:
+    runtime.register_activity("Charge", lambda ctx, order: {"order": order, "charged": True})
+    runtime.register_activity("Echo", lambda ctx, x: x)
+
+    def reject(ctx: Any, sku: str) -> Any:
+        raise ValueError(f"sku {sku} is out of stock")
+
+    runtime.register_activity("Reserve", reject)
+
+    @runtime.register_orchestration("ProcessBatch")
+    def process_batch(ctx: Any, batch: int) -> Any:
+        receipt = yield ctx.schedule_activity("Charge", batch)
+        return receipt
+
+    @runtime.register_orchestration("AwaitRelease")
+    def await_release(ctx: Any, label: str) -> Any:
+        ctx.set_custom_status("waiting for release")
+        data = yield ctx.wait_for_event("release")
+        return [label, data]
+
+
+def _can_parent(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("BatchLoop")
+    def batch_loop(ctx: Any, n: int) -> Any:
+        """Processes one batch per execution through a child, continuing as new."""
+        result = yield ctx.schedule_sub_orchestration("ProcessBatch", n)
+        if n < 3:
+            return (yield ctx.continue_as_new(n + 1))
+        return result
+
+
+async def _drive_can_parent(prefix: str, client: Client) -> None:
+    await client.start_orchestration(f"{prefix}-loop", "BatchLoop", 1)
+
+
+def _outliving(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Supervisor")
+    def supervisor(ctx: Any, n: int) -> Any:
+        """Execution 1 starts a slow child and moves on; execution 2 waits for ``go``."""
+        if n == 1:
+            yield ctx.race(
+                ctx.schedule_sub_orchestration("AwaitRelease", "first"), ctx.schedule_timer(20)
+            )
+            return (yield ctx.continue_as_new(2))
+        ctx.set_custom_status("execution 2 waiting")
+        won = yield ctx.race(ctx.wait_for_event("go"), ctx.schedule_timer(600_000))
+        return won
+
+
+async def _drive_outliving(prefix: str, client: Client) -> None:
+    parent = f"{prefix}-supervisor"
+    await client.start_orchestration(parent, "Supervisor", 1)
+    await wait_custom_status(client, parent, "execution 2 waiting")
+    await client.raise_event(f"{parent}::sub::2", "release", "late result")
+    await asyncio.sleep(0.3)
+    await client.raise_event(parent, "go", "ok")
+
+
+def _fanout(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("ReserveItem")
+    def reserve_item(ctx: Any, sku: str) -> Any:
+        if sku == "B-2":
+            result = yield ctx.schedule_activity("Reserve", sku)
+        else:
+            result = yield ctx.schedule_activity("Echo", {"sku": sku, "reserved": True})
+        return result
+
+    @runtime.register_orchestration("Checkout")
+    def checkout(ctx: Any, skus: list[str]) -> Any:
+        results = yield ctx.all([ctx.schedule_sub_orchestration("ReserveItem", s) for s in skus])
+        failed = [r["err"] for r in results if "err" in r]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(skus)} reservations failed: {failed[0]}")
+        return results
+
+
+async def _drive_fanout(prefix: str, client: Client) -> None:
+    await client.start_orchestration(f"{prefix}-checkout", "Checkout", ["A-1", "B-2", "C-3"])
+
+
+def _cancel(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Pipeline")
+    def pipeline(ctx: Any, _: Any) -> Any:
+        results = yield ctx.all(
+            [
+                ctx.schedule_sub_orchestration("AwaitRelease", "stage-1"),
+                ctx.schedule_sub_orchestration("AwaitRelease", "stage-2"),
+            ]
+        )
+        return results
+
+
+async def _drive_cancel(prefix: str, client: Client) -> None:
+    parent = f"{prefix}-pipeline"
+    await client.start_orchestration(parent, "Pipeline", None)
+    await wait_custom_status(client, f"{parent}::sub::3", "waiting for release")
+    await client.cancel_instance(parent, "operator aborted the run")
+
+
+def _approval_v1(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Approval")
+    def approval(ctx: Any, order: str) -> Any:
+        ctx.set_custom_status("awaiting approval")
+        decision = yield ctx.wait_for_event("decision")
+        receipt = yield ctx.schedule_activity("Charge", order)
+        return [decision, receipt]
+
+
+def _approval_v2(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Approval")
+    def approval(ctx: Any, order: str) -> Any:
+        # The deployed change: a fraud check now runs before waiting for the decision.
+        yield ctx.schedule_activity("Echo", {"fraud_check": order})
+        ctx.set_custom_status("awaiting approval")
+        decision = yield ctx.wait_for_event("decision")
+        receipt = yield ctx.schedule_activity("Charge", order)
+        return [decision, receipt]
+
+
+async def _drive_approval(prefix: str, client: Client) -> None:
+    await client.start_orchestration(f"{prefix}-approval", "Approval", "order-17")
+    await wait_custom_status(client, f"{prefix}-approval", "awaiting approval")
+
+
+async def _after_approval(prefix: str, client: Client) -> None:
+    await client.raise_event(f"{prefix}-approval", "decision", "approved")
+
+
+def _collision(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("NightlyReport")
+    def nightly_report(ctx: Any, job: list[str]) -> Any:
+        day, builder = job
+        try:
+            result = yield ctx.schedule_sub_orchestration_with_id("ProcessBatch", builder, day)
+        except Exception as exc:
+            return f"failed: {exc}"
+        return result
+
+
+async def _drive_collision(prefix: str, client: Client) -> None:
+    builder = f"{prefix}-report-builder"
+    await client.start_orchestration(f"{prefix}-report-mon", "NightlyReport", ["mon", builder])
+    for _ in range(200):
+        state = await client.get_status(f"{prefix}-report-mon")
+        if state.status != "Running" and state.status != "NotFound":
+            break
+        await asyncio.sleep(0.01)
+    await client.start_orchestration(f"{prefix}-report-tue", "NightlyReport", ["tue", builder])
+
+
+async def _drive_orphan(prefix: str, client: Client) -> None:
+    await client.cancel_instance(f"{prefix}-does-not-exist", "cleanup script")
+    await client.start_orchestration(f"{prefix}-after-orphan", "ProcessBatch", 99)
+
+
+def _bind(driver: Callable[[str, Client], Awaitable[None]], prefix: str) -> Driver:
+    async def drive(client: Client) -> None:
+        await driver(prefix, client)
+
+    return drive
+
+
+def scenario(name: str) -> Scenario:
+    """The scenario called ``name``.
+
+    Raises:
+        KeyError: No such scenario.
+    """
+    for s in SCENARIOS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "healthy-loop",
+        "fixed",
+        "a parent that continues-as-new with a child per execution completes (fixed ids)",
+        _can_parent,
+        _bind(_drive_can_parent, "healthy"),
+    ),
+    Scenario(
+        "legacy-loop",
+        "legacy",
+        "the same parent under the legacy policy reuses its child id and hangs",
+        _can_parent,
+        _bind(_drive_can_parent, "legacy"),
+    ),
+    Scenario(
+        "fixed-outliving-child",
+        "fixed",
+        "a child outlives execution 1: its completion is filtered, execution 2 completes",
+        _outliving,
+        _bind(_drive_outliving, "fixed"),
+    ),
+    Scenario(
+        "legacy-outliving-child",
+        "legacy",
+        "the same under legacy: the completion lands on execution 2 and fails it",
+        _outliving,
+        _bind(_drive_outliving, "legacy"),
+    ),
+    Scenario(
+        "fanout-failing-child",
+        "fixed",
+        "a fan-out of three children where one fails",
+        _fanout,
+        _bind(_drive_fanout, "fanout"),
+    ),
+    Scenario(
+        "cancelled-tree",
+        "fixed",
+        "a parent cancelled while its children wait; the cancellation cascades",
+        _cancel,
+        _bind(_drive_cancel, "cancel"),
+    ),
+    Scenario(
+        "nondeterministic-change",
+        "fixed",
+        "code changed under a waiting instance: replay diverges after the restart",
+        _approval_v1,
+        _bind(_drive_approval, "deploy"),
+        code_change=_approval_v2,
+        after_change=_bind(_after_approval, "deploy"),
+    ),
+    Scenario(
+        "explicit-id-collision",
+        "fixed",
+        "two parents use the same explicit child id: the second fails fast",
+        _collision,
+        _bind(_drive_collision, "fixed-collision"),
+    ),
+    Scenario(
+        "legacy-explicit-id-collision",
+        "legacy",
+        "the same under legacy: the second parent hangs",
+        _collision,
+        _bind(_drive_collision, "legacy-collision"),
+    ),
+    Scenario(
+        "orphan-message",
+        "fixed",
+        "a cancel for an instance that does not exist is discarded without blocking the queue",
+        _common,
+        _bind(_drive_orphan, "orphan"),
+    ),
+)
