@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 from durascope.runtime._store_types import StoreError
+from durascope.runtime._turn_types import ENGINE_VERSION
 
 SCHEMA_VERSION = 1
 """The schema version this code writes; files with a newer version are refused."""
@@ -142,7 +143,11 @@ def install_schema(db: sqlite3.Connection) -> None:
     # INSERT OR IGNORE keeps an existing stamp.
     db.executemany(
         "INSERT OR IGNORE INTO durascope_meta(key, value) VALUES (?, ?)",
-        [("schema_version", str(SCHEMA_VERSION)), ("kind", STORE_KIND)],
+        [
+            ("schema_version", str(SCHEMA_VERSION)),
+            ("kind", STORE_KIND),
+            ("engine_version", ENGINE_VERSION),
+        ],
     )
 
 

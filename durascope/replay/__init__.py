@@ -1,0 +1,74 @@
+"""The debugger's core: open any input into one view model (and, later, replay it).
+
+``open_model(path)`` reads a durascope store (live or not), a real duroxide
+SQLite store, or a bundle, read-only, and says which it opened.  Nothing here
+imports a UI library.
+"""
+
+from durascope.replay._bundle import (
+    BUNDLE_SCHEMA_VERSION,
+    Bundle,
+    build_bundle,
+    load_bundle,
+    redaction_marker,
+    select_tree,
+    write_bundle,
+)
+from durascope.replay._diagnostics import diagnose
+from durascope.replay._findings import FINDINGS_ADAPTER, Finding, FindingKind, Ref, Severity
+from durascope.replay._model import (
+    ChildLink,
+    Execution,
+    Instance,
+    Model,
+    Origin,
+    PendingMessage,
+    SourceError,
+    SourceKind,
+)
+from durascope.replay._open import open_model
+from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold
+from durascope.replay._stepper import Stepper, TurnView
+from durascope.replay._text import event_summary, safe_text
+from durascope.replay._timeline import Timeline, Turn
+
+__all__ = [
+    # Opening inputs
+    "open_model",
+    "SourceError",
+    "SourceKind",
+    # The view model
+    "Model",
+    "Origin",
+    "Instance",
+    "Execution",
+    "PendingMessage",
+    "ChildLink",
+    # Time travel
+    "Timeline",
+    "Turn",
+    "Stepper",
+    "TurnView",
+    "ExecutionState",
+    "ExecutionFold",
+    "Schedule",
+    "fold",
+    # Diagnostics
+    "diagnose",
+    "Finding",
+    "FindingKind",
+    "Severity",
+    "Ref",
+    "FINDINGS_ADAPTER",
+    # Bundles
+    "Bundle",
+    "BUNDLE_SCHEMA_VERSION",
+    "build_bundle",
+    "write_bundle",
+    "load_bundle",
+    "select_tree",
+    "redaction_marker",
+    # Text
+    "event_summary",
+    "safe_text",
+]

@@ -1,0 +1,298 @@
+"""The timeline of an instance: its dispatcher turns across every execution.
+
+Durascope stores journal each turn (captured).  For duroxide stores and
+bundles without a journal, turns are reconstructed from history (inferred): a
+turn starts where message-derived events (start, completions, arrivals,
+cancellation) follow action-derived ones (schedules, status, breadcrumbs,
+terminal events), or where the turn timestamp changes.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Literal
+
+from durascope.history import (
+    ActivityCompletedItem,
+    ActivityFailedItem,
+    CancelInstance,
+    ContinueAsNew,
+    Event,
+    ExternalRaised,
+    MessageVerdict,
+    OrchestrationStarted,
+    QueueMessage,
+    SentWorkItem,
+    StartOrchestration,
+    SubOrchCompleted,
+    SubOrchFailed,
+    TimerFiredItem,
+    TurnRecord,
+    TurnResult,
+    WorkItem,
+)
+from durascope.replay._model import Instance
+from durascope.replay._state import ExecutionFold, ExecutionState
+
+Evidence = Literal["captured", "inferred"]
+
+MESSAGE_EVENTS = frozenset(
+    {
+        "OrchestrationStarted",
+        "ActivityCompleted",
+        "ActivityFailed",
+        "TimerFired",
+        "SubOrchestrationCompleted",
+        "SubOrchestrationFailed",
+        "ExternalEvent",
+        "ExternalEventPersistent",
+        "OrchestrationCancelRequested",
+    }
+)
+"""Event types that come from fetched messages (the start of a turn)."""
+
+CHECKPOINT_EVERY = 64
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One dispatcher turn.
+
+    Attributes:
+        instance_id: The instance.
+        index: 0-based position in the instance's timeline.
+        number: The journal's turn number (captured) or ``index + 1`` (inferred).
+        execution_id: The execution the turn ran against.
+        evidence: ``captured`` (journal) or ``inferred`` (reconstructed from history).
+        messages: Messages in, each with its verdict.
+        delta: Events the turn appended.
+        sent: Work items out, with targets (for inferred turns, what the runtime
+            would have sent for the turn's schedules).
+        result: How the turn ended.
+        events_after: How many events of ``execution_id`` exist after the turn.
+        record: The journal record, when captured.
+    """
+
+    instance_id: str
+    index: int
+    number: int
+    execution_id: int
+    evidence: Evidence
+    messages: tuple[MessageVerdict, ...]
+    delta: tuple[Event, ...]
+    sent: tuple[SentWorkItem, ...]
+    result: TurnResult
+    events_after: int
+    record: TurnRecord | None = field(default=None, repr=False, compare=False)
+
+
+class Timeline:
+    """An instance's turns plus fast state lookup (checkpointed folds)."""
+
+    def __init__(self, instance: Instance, turns: tuple[Turn, ...], evidence: Evidence) -> None:
+        self.instance = instance
+        self.turns = turns
+        self.evidence: Evidence = evidence
+        self._checkpoints: dict[int, list[tuple[int, ExecutionFold]]] = {}
+        self._states: dict[int, ExecutionState] = {}
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    @classmethod
+    def of(cls, instance: Instance) -> Timeline:
+        """Build the timeline: captured turns when the journal covers the history."""
+        captured = _captured_turns(instance)
+        if captured is not None:
+            return cls(instance, captured, "captured")
+        return cls(instance, _inferred_turns(instance), "inferred")
+
+    def state_after(self, index: int) -> ExecutionState:
+        """The state of the turn's execution after turn ``index``."""
+        cached = self._states.get(index)
+        if cached is not None:
+            return cached
+        turn = self.turns[index]
+        state = self.state_of(turn.execution_id, turn.events_after)
+        if len(self._states) > 4096:
+            self._states.clear()
+        self._states[index] = state
+        return state
+
+    def state_of(self, execution_id: int, events_applied: int) -> ExecutionState:
+        """The state of an execution after its first ``events_applied`` events."""
+        events = self.instance.execution(execution_id).events
+        marks = self._checkpoints.get(execution_id)
+        if marks is None:
+            marks = self._build_checkpoints(execution_id, events)
+        pos = bisect_right([m[0] for m in marks], events_applied) - 1
+        start, base = marks[max(pos, 0)]
+        folder = base.copy()
+        for event in events[start:events_applied]:
+            folder.apply(event)
+        return folder.state()
+
+    def _build_checkpoints(
+        self, execution_id: int, events: tuple[Event, ...]
+    ) -> list[tuple[int, ExecutionFold]]:
+        folder = ExecutionFold(self.instance.instance_id, execution_id)
+        marks = [(0, folder.copy())]
+        for i, event in enumerate(events, start=1):
+            folder.apply(event)
+            if i % CHECKPOINT_EVERY == 0:
+                marks.append((i, folder.copy()))
+        self._checkpoints[execution_id] = marks
+        return marks
+
+    def turn_of_event(self, execution_id: int, event_id: int) -> Turn | None:
+        """The turn that appended an event."""
+        for turn in self.turns:
+            if turn.execution_id == execution_id and any(e.event_id == event_id for e in turn.delta):
+                return turn
+        return None
+
+
+def _result_of(delta: tuple[Event, ...], had_messages: bool) -> TurnResult:
+    types = [e.type for e in delta]
+    if "OrchestrationContinuedAsNew" in types:
+        return "continued_as_new"
+    if "OrchestrationCompleted" in types:
+        return "completed"
+    if "OrchestrationFailed" in types:
+        failed = next(e for e in delta if e.type == "OrchestrationFailed")
+        kind = getattr(getattr(failed, "details", None), "kind", None)
+        return "cancelled" if getattr(kind, "variant", "") == "Cancelled" else "failed"
+    return "continue" if delta or not had_messages else "discarded"
+
+
+def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
+    records = instance.turns
+    if not records:
+        return None
+    by_exec = {ex.execution_id: {e.event_id: e for e in ex.events} for ex in instance.executions}
+    covered = {(r.execution_id, eid) for r in records for eid in r.delta_event_ids}
+    every = {(ex, eid) for ex, events in by_exec.items() for eid in events}
+    if not every <= covered:
+        return None  # an incomplete journal: history is the authority
+    progress: dict[int, int] = {}
+    turns = []
+    for index, record in enumerate(records):
+        events = by_exec.get(record.execution_id, {})
+        delta = tuple(events[i] for i in record.delta_event_ids if i in events)
+        if delta:
+            progress[record.execution_id] = max(progress.get(record.execution_id, 0), max(
+                e.event_id for e in delta
+            ))
+        turns.append(
+            Turn(
+                instance_id=instance.instance_id,
+                index=index,
+                number=record.turn,
+                execution_id=record.execution_id,
+                evidence="captured",
+                messages=record.messages,
+                delta=delta,
+                sent=record.sent,
+                result=record.result,
+                events_after=_count_upto(instance, record.execution_id, progress),
+                record=record,
+            )
+        )
+    return tuple(turns)
+
+
+def _count_upto(instance: Instance, execution_id: int, progress: dict[int, int]) -> int:
+    last = progress.get(execution_id, 0)
+    try:
+        events = instance.execution(execution_id).events
+    except Exception:
+        return 0
+    return sum(1 for e in events if e.event_id <= last)
+
+
+def _inferred_turns(instance: Instance) -> tuple[Turn, ...]:
+    turns: list[Turn] = []
+    for execution in instance.executions:
+        groups: list[list[Event]] = []
+        previous: Event | None = None
+        for event in execution.events:
+            is_message = event.type in MESSAGE_EVENTS
+            starts_turn = previous is None or (
+                is_message
+                and (
+                    previous.type not in MESSAGE_EVENTS
+                    or previous.timestamp_ms != event.timestamp_ms
+                )
+            )
+            if starts_turn:
+                groups.append([])
+            groups[-1].append(event)
+            previous = event
+        applied = 0
+        for group in groups:
+            applied += len(group)
+            delta = tuple(group)
+            messages = tuple(
+                MessageVerdict(
+                    message=item,
+                    verdict="applied",
+                    reason="inferred from history",
+                    event_id=e.event_id,
+                )
+                for e in delta
+                if e.type in MESSAGE_EVENTS
+                for item in [_message_for(instance, execution.execution_id, e)]
+                if item is not None
+            )
+            turns.append(
+                Turn(
+                    instance_id=instance.instance_id,
+                    index=len(turns),
+                    number=len(turns) + 1,
+                    execution_id=execution.execution_id,
+                    evidence="inferred",
+                    messages=messages,
+                    delta=delta,
+                    sent=(),
+                    result=_result_of(delta, bool(messages)),
+                    events_after=applied,
+                )
+            )
+    return tuple(turns)
+
+
+def _message_for(instance: Instance, execution_id: int, event: Event) -> WorkItem | None:
+    """The work item that must have produced a message-derived event."""
+    iid = instance.instance_id
+    src = event.source_event_id or 0
+    t = event.type
+    if isinstance(event, OrchestrationStarted):
+        if execution_id > 1:
+            return ContinueAsNew(instance=iid, orchestration=event.name, input=event.input)
+        return StartOrchestration(
+            instance=iid,
+            orchestration=event.name,
+            input=event.input,
+            version=event.version,
+            parent_instance=event.parent_instance,
+            parent_id=event.parent_id,
+            parent_execution_id=event.parent_execution_id,
+        )
+    if t == "ActivityCompleted":
+        return ActivityCompletedItem(instance=iid, execution_id=execution_id, id=src, result=event.result)  # type: ignore[union-attr]
+    if t == "ActivityFailed":
+        return ActivityFailedItem(instance=iid, execution_id=execution_id, id=src, details=event.details)  # type: ignore[union-attr]
+    if t == "TimerFired":
+        return TimerFiredItem(instance=iid, execution_id=execution_id, id=src, fire_at_ms=event.fire_at_ms)  # type: ignore[union-attr]
+    if t == "SubOrchestrationCompleted":
+        return SubOrchCompleted(parent_instance=iid, parent_execution_id=execution_id, parent_id=src, result=event.result)  # type: ignore[union-attr]
+    if t == "SubOrchestrationFailed":
+        return SubOrchFailed(parent_instance=iid, parent_execution_id=execution_id, parent_id=src, details=event.details)  # type: ignore[union-attr]
+    if t == "ExternalEvent":
+        return ExternalRaised(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
+    if t == "ExternalEventPersistent":
+        return QueueMessage(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
+    if t == "OrchestrationCancelRequested":
+        return CancelInstance(instance=iid, reason=event.reason)  # type: ignore[union-attr]
+    return None
