@@ -17,9 +17,12 @@ from typing import TextIO
 
 from durascope.history import event_to_dict
 from durascope.replay import (
+    FINDINGS_ADAPTER,
+    Finding,
     Model,
     SourceError,
     build_bundle,
+    diagnose,
     event_summary,
     open_model,
     safe_text,
@@ -113,6 +116,84 @@ def cmd_export(args: argparse.Namespace) -> int:
         model.close()
 
 
+def _print_findings(findings: list[Finding], out: TextIO) -> None:
+    if not findings:
+        out.write("no findings\n")
+        return
+    for f in findings:
+        where = f"{safe_text(f.instance)}"
+        if f.execution is not None:
+            where += f"#{f.execution}"
+        if f.event_id is not None:
+            where += f" event {f.event_id}"
+        if f.turn is not None:
+            where += f" (turn {f.turn + 1})"
+        out.write(f"{f.severity.upper():<7} {f.kind:<24} {where}\n        {safe_text(f.message)}\n")
+        for ref in f.related:
+            target = safe_text(ref.instance)
+            if ref.execution is not None:
+                target += f"#{ref.execution}"
+            if ref.event_id is not None:
+                target += f" event {ref.event_id}"
+            out.write(f"        {ref.role}: {target}\n")
+        if f.evidence == "inferred":
+            out.write("        (inferred from history: this store has no turn journal)\n")
+    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    out.write(
+        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info\n"
+    )
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """``durascope diagnose PATH [--json] [--instance ID]``; exit 1 on any error finding."""
+    model = open_model(args.path)
+    try:
+        if args.instance is not None:
+            model.instance(args.instance)
+        _load_everything(model)
+        findings = diagnose(model, args.instance)
+        if args.json:
+            doc = {"findings": FINDINGS_ADAPTER.dump_python(findings, mode="json")}
+            json.dump(doc, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(f"{model.origin.kind}: {safe_text(model.origin.path)}\n")
+            _print_findings(findings, sys.stdout)
+        return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+    finally:
+        model.close()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
+    from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+
+    model = open_model(args.path)
+    try:
+        model.instance(args.instance)
+        code = load_user_code(args.module)
+        result = reexecute(model, args.instance, code)
+        out = sys.stdout
+        if result.divergence is None:
+            out.write(
+                f"{safe_text(args.instance)}: {result.turns_checked} turns re-executed with "
+                f"{safe_text(args.module)}: no divergence\n"
+            )
+        else:
+            finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
+            _print_findings([finding], out)
+            out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
+        if args.what_if:
+            report = what_if(model, args.instance, code)
+            out.write(f"\nwhat-if (recorded under the {report.recorded_policy} policy):\n")
+            diffs = report.differences()
+            for line in diffs or ["both policies give the same outcome"]:
+                out.write(f"  {safe_text(line)}\n")
+        return EXIT_FINDINGS if result.divergence is not None else EXIT_OK
+    finally:
+        model.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per use)."""
     parser = argparse.ArgumentParser(
@@ -136,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--redact", action="store_true", help="replace payloads with their size and a hash"
     )
     export.set_defaults(func=cmd_export)
+
+    diag = sub.add_parser("diagnose", help="list findings; exit 1 if any is an error")
+    diag.add_argument("path", metavar="PATH")
+    diag.add_argument("--instance", metavar="ID", help="only this instance's tree")
+    diag.add_argument("--json", action="store_true", help='one object {"findings": [...]}')
+    diag.set_defaults(func=cmd_diagnose)
+
+    replay = sub.add_parser("replay", help="re-execute your code against a recorded history")
+    replay.add_argument("path", metavar="PATH")
+    replay.add_argument("--instance", required=True, metavar="ID")
+    replay.add_argument("--module", required=True, metavar="FILE.py", help="your orchestrations")
+    replay.add_argument(
+        "--what-if", action="store_true", help="also run the tree under both policies"
+    )
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

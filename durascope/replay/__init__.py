@@ -27,6 +27,9 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
+from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
+from durascope.replay._user_code import load_user_code
+from durascope.replay._what_if import PolicyOutcome, WhatIf, what_if
 from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold
 from durascope.replay._stepper import Stepper, TurnView
 from durascope.replay._text import event_summary, safe_text
@@ -53,6 +56,15 @@ __all__ = [
     "ExecutionFold",
     "Schedule",
     "fold",
+    # Re-execution and what-if
+    "load_user_code",
+    "reexecute",
+    "Reexecution",
+    "Divergence",
+    "side_by_side",
+    "what_if",
+    "WhatIf",
+    "PolicyOutcome",
     # Diagnostics
     "diagnose",
     "Finding",

@@ -62,3 +62,11 @@ class Registry:
     def orchestration_names(self) -> list[str]:
         """Registered orchestration names."""
         return sorted(self._orchestrations)
+
+    def versions(self, name: str) -> dict[str, OrchestrationFn]:
+        """The registered versions of one orchestration."""
+        return dict(self._orchestrations.get(name, {}))
+
+    def activities(self) -> dict[str, ActivityFn]:
+        """Registered activities by name."""
+        return dict(self._activities)
