@@ -288,12 +288,7 @@ def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:
         )
         for ex in inst.executions
     )
-    turns = inst.turns
-    if redact:
-        turns = tuple(
-            TurnRecord.model_validate(_redact_value(json.loads(turn_record_to_json(t))))
-            for t in turns
-        )
+    turns = tuple(_redact_turn(t) for t in inst.turns) if redact else inst.turns
     return BundleInstance(
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
@@ -337,6 +332,18 @@ def _redact_value(value: Any, parent_type: str | None = None) -> Any:
     if isinstance(value, list):
         return [_redact_value(v, parent_type) for v in value]
     return value
+
+
+def _redact_turn(record: TurnRecord) -> TurnRecord:
+    doc = json.loads(turn_record_to_json(record))
+    for verdict in doc["messages"]:
+        verdict["message"] = _redact_value(verdict["message"])
+    for sent in doc["sent"]:
+        sent["item"] = _redact_value(sent["item"])
+    if record.result != "failed":
+        doc["output"] = redaction_marker(record.output)
+    doc["custom_status"] = redaction_marker(record.custom_status)
+    return TurnRecord.model_validate(doc)
 
 
 def _redact_events(events: Iterable[Event]) -> Iterable[Event]:

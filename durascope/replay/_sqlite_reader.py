@@ -2,7 +2,11 @@
 
 Inspection never writes: the file is opened with SQLite's ``mode=ro`` URI (no
 migrations, no journal, no locks held between statements), so a runtime can keep
-writing while the debugger reads.  Plain ``sqlite3`` rather than aiosqlite: the
+writing while the debugger reads.  A read-only connection to a WAL database
+still creates the ``-wal`` and ``-shm`` files beside it when they are missing,
+so when neither exists (no writer has the file open) the file is opened
+``immutable=1`` instead, which creates nothing; ``data_version`` then watches
+the file itself, so a watcher notices a writer arriving and reopens.  Plain ``sqlite3`` rather than aiosqlite: the
 debugger's reads are bulk and synchronous (``durascope.open`` must work in a
 notebook without touching its event loop), and a thread hop per query would only
 slow them down; the TUI runs them in thread workers.
@@ -27,7 +31,12 @@ class ReadOnlyDatabase:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        resolved = Path(path).resolve()
+        self.immutable = not (
+            Path(f"{resolved}-wal").exists() or Path(f"{resolved}-shm").exists()
+        )
+        mode = "immutable=1" if self.immutable else "mode=ro"
+        uri = f"file:{quote(str(resolved))}?{mode}"
         try:
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._conn.execute("PRAGMA query_only = ON")
@@ -67,7 +76,16 @@ class ReadOnlyDatabase:
                 raise SourceError(f"{self.path}: cannot read the database ({exc})") from None
 
     def data_version(self) -> int:
-        """``PRAGMA data_version``: changes when another connection commits."""
+        """A number that changes when another connection commits.
+
+        ``PRAGMA data_version`` for a normal read-only connection; for an immutable
+        one (which never sees changes), a digest of the file's size and mtime and of
+        whether a ``-wal`` file appeared.
+        """
+        if self.immutable:
+            stat = Path(self.path).stat()
+            wal = Path(f"{Path(self.path).resolve()}-wal").exists()
+            return hash((stat.st_size, stat.st_mtime_ns, wal)) & 0x7FFFFFFF
         return int(self.query("PRAGMA data_version")[0][0])
 
     def close(self) -> None:

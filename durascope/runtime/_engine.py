@@ -356,7 +356,7 @@ class _Turn:
             details = cancelled_error(cancel.reason)
             output = display_message(details)
         elif replay.continue_as_new is not None:
-            result, status, details = "continued_as_new", "ContinueAsNew", None
+            result, status, details = "continued_as_new", "ContinuedAsNew", None
             output = replay.continue_as_new.input
         else:
             loser_cancels = self._dropped_future_breadcrumbs(replay)

@@ -44,6 +44,19 @@ async def wait_all_done(store: SqliteStore, ids: list[str], timeout_s: float) ->
         await asyncio.sleep(0.1)
 
 
+async def wait_for_share(store: SqliteStore, ids: list[str], share: float, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    wanted = set(ids)
+    while time.monotonic() < deadline:
+        done = sum(
+            1 for r in await store.list_instances() if r.instance_id in wanted and r.status == "Completed"
+        )
+        if done >= share * len(ids):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {share:.0%} of the roots completed in {timeout_s}s")
+
+
 @pytest.mark.slow
 async def test_sigkill_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     db = str(tmp_path / "crash.db")
@@ -56,15 +69,18 @@ async def test_sigkill_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -> N
         check=True,
     )
     store = await SqliteStore.open(db)
+    roots = [f"m{i}" for i in range(n)]
     unfinished_at_kill = []
-    for _ in range(3):
+    for target in (0.2, 0.45, 0.7):
         proc = spawn("run", db)
-        time.sleep(rng.uniform(0.5, 1.0))
+        # Kill once a share of the roots is done (plus jitter), so every kill lands
+        # mid-run however fast the machine is.
+        await wait_for_share(store, roots, target, timeout_s=60)
+        time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        rows = await store.list_instances()
-        unfinished_at_kill.append(sum(r.status not in ("Completed", "Failed") for r in rows))
-    # Every kill landed mid-run: work was left for the next process.
+        rows = {r.instance_id: r for r in await store.list_instances()}
+        unfinished_at_kill.append(sum(rows[i].status != "Completed" for i in roots if i in rows))
     assert all(left > 0 for left in unfinished_at_kill), unfinished_at_kill
     final = spawn("run", db)
     try:

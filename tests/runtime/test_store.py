@@ -33,6 +33,7 @@ from durascope.history import (
     TurnRecord,
     event_to_json,
 )
+from durascope.runtime._turn_types import ENGINE_VERSION
 from durascope.runtime._schema import SCHEMA_VERSION, STORE_KIND
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._store_types import (
@@ -550,7 +551,11 @@ class TestFileStore(StoreContract):
         with sqlite3.connect(path) as raw:
             meta = dict(raw.execute("SELECT key, value FROM durascope_meta"))
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert meta == {"schema_version": str(SCHEMA_VERSION), "kind": STORE_KIND}
+        assert meta == {
+            "schema_version": str(SCHEMA_VERSION),
+            "kind": STORE_KIND,
+            "engine_version": ENGINE_VERSION,
+        }
         async with await SqliteStore.open(path) as s:
             assert await s.read_history("a", 1) != []
 
