@@ -214,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT.json[.gz]")
     export.add_argument("--instance", metavar="ID", help="only this instance's tree")
     export.add_argument(
-        "--redact", action="store_true", help="replace payloads with their size and a hash"
+        "--redact",
+        action="store_true",
+        help="replace inputs, outputs, results, event data and custom status with their size "
+        "and a hash (error messages are kept: diagnosis needs them)",
     )
     export.set_defaults(func=cmd_export)
 

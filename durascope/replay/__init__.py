@@ -27,6 +27,7 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
+from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
 from durascope.replay._user_code import load_user_code
 from durascope.replay._what_if import PolicyOutcome, WhatIf, what_if
@@ -38,6 +39,7 @@ from durascope.replay._timeline import Timeline, Turn
 __all__ = [
     # Opening inputs
     "open_model",
+    "model_from_simulation",
     "SourceError",
     "SourceKind",
     # The view model

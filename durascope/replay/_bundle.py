@@ -110,6 +110,8 @@ class Bundle(_Frozen):
     redacted: bool = False
     instances: tuple[BundleInstance, ...]
     pending: tuple[BundlePending, ...] = ()
+    orphan_turns: tuple[TurnRecord, ...] = ()
+    """Captured turns of messages for instances that never existed."""
 
 
 def select_tree(model: Model, instance_id: str) -> list[str]:
@@ -174,6 +176,11 @@ def build_bundle(
         redacted=redact or origin.redacted,
         instances=instances,
         pending=pending,
+        orphan_turns=tuple(
+            (_redact_turn(t) if redact else t)
+            for t in model.orphan_turns
+            if instance_id is None or t.instance in wanted
+        ),
     )
 
 
@@ -273,7 +280,9 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
         source_kind=bundle.origin.source_kind,
         redacted=bundle.redacted,
     )
-    return Model(origin=origin, instances=instances, pending=pending)
+    return Model(
+        origin=origin, instances=instances, pending=pending, orphan_turns=bundle.orphan_turns
+    )
 
 
 def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:

@@ -15,8 +15,8 @@ from typing import Literal, Protocol
 
 from durascope.history import Event, OrchestrationStarted, TurnRecord, WorkItem
 
-SourceKind = Literal["durascope", "duroxide", "bundle"]
-"""What PATH turned out to be."""
+SourceKind = Literal["durascope", "duroxide", "bundle", "memory"]
+"""What PATH turned out to be (``memory``: built from an in-process simulation)."""
 
 EventLoader = Callable[[str, int], tuple[Event, ...]]
 """``(instance, execution) -> events``, used for lazy loading."""
@@ -65,7 +65,7 @@ class Origin:
     @property
     def has_turn_journal(self) -> bool:
         """Whether turns were captured (durascope stores, and bundles made from them)."""
-        return self.kind == "durascope" or self.source_kind == "durascope"
+        return self.kind in ("durascope", "memory") or self.source_kind == "durascope"
 
 
 @dataclass(eq=False)

@@ -1,0 +1,241 @@
+"""Opening durascope stores and bundles: read-only, live, round trips, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from durascope.history import event_to_dict
+from durascope.replay import (
+    Model,
+    SourceError,
+    build_bundle,
+    load_bundle,
+    open_model,
+    write_bundle,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+
+
+def digest(path: Path) -> dict[str, str]:
+    """Hashes of the store file and of any -wal/-shm beside it (absent ones too)."""
+    out = {}
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{path}{suffix}")
+        out[suffix or "db"] = hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else "absent"
+    return out
+
+
+def snapshot(model: Model) -> dict[str, object]:
+    """Everything the view model says, in comparable form."""
+    return {
+        iid: {
+            "name": inst.orchestration_name,
+            "status": inst.status,
+            "output": inst.output,
+            "parent": inst.parent_instance_id,
+            "current": inst.current_execution_id,
+            "executions": [
+                (ex.execution_id, ex.status, ex.output, [event_to_dict(e) for e in ex.events])
+                for ex in inst.executions
+            ],
+            "turns": [t.model_dump() for t in inst.turns],
+        }
+        for iid, inst in model.instances.items()
+    }
+
+
+def test_opening_says_what_it_opened(scenario_store: Path, tmp_path: Path) -> None:
+    model = open_model(scenario_store)
+    assert model.origin.kind == "durascope"
+    assert model.origin.has_turn_journal
+    assert model.origin.runtime_version and "durascope" in model.origin.runtime_version
+    out = tmp_path / "b.json"
+    write_bundle(build_bundle(model), out)
+    model.close()
+    bundle = open_model(out)
+    assert bundle.origin.kind == "bundle"
+    assert bundle.origin.source_kind == "durascope"
+
+
+def test_opening_and_reading_never_changes_the_store(scenario_store: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    shutil.copy(scenario_store, copy)
+    before = digest(copy)
+    model = open_model(copy)
+    model.load_all()
+    from durascope.replay import diagnose
+
+    diagnose(model)
+    model.close()
+    assert digest(copy) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.db"]
+
+
+def test_export_then_import_gives_back_the_same_model(scenario_store: Path, tmp_path: Path) -> None:
+    model = open_model(scenario_store)
+    model.load_all()
+    for name in ("all.json", "all.json.gz"):
+        write_bundle(build_bundle(model), tmp_path / name)
+        again = open_model(tmp_path / name)
+        assert snapshot(again) == snapshot(model)
+    tree = build_bundle(model, instance_id="legacy-loop::sub::2")
+    assert [i.instance_id for i in tree.instances] == ["legacy-loop", "legacy-loop::sub::2"]
+    model.close()
+
+
+def test_redacted_bundle_keeps_shape_and_drops_payloads(scenario_store: Path, tmp_path: Path) -> None:
+    model = open_model(scenario_store)
+    out = tmp_path / "r.json.gz"
+    write_bundle(build_bundle(model, redact=True), out)
+    text = gzip.decompress(out.read_bytes()).decode()
+    assert '"charged"' not in text  # the activity results are gone
+    # Inputs are gone too; only error messages (kept on purpose) may quote them.
+    assert text.count("order-17") == text.count("fraud_check")
+    redacted = open_model(out)
+    assert redacted.origin.redacted
+    started = redacted.instance("deploy-approval").execution(1).events[0]
+    assert started.input.startswith("<redacted ")  # type: ignore[union-attr]
+    # Error messages stay: diagnosis needs them.
+    from durascope.replay import diagnose
+
+    assert {f.kind for f in diagnose(redacted)} == {f.kind for f in diagnose(model)}
+    model.close()
+
+
+def test_committed_fixtures_still_load(tmp_path: Path) -> None:
+    for name in ("scenarios.db", "scenarios.bundle.json.gz", "scenarios.redacted.bundle.json.gz"):
+        model = open_model(FIXTURES / name)
+        assert "healthy-loop" in model.instances
+        model.close()
+
+
+def test_live_store_is_followed_while_a_runtime_writes(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tests.programs.mixed_workload", "run", str(db)],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "tests.programs.mixed_workload", "start", str(db), "5", "a"],
+            cwd=ROOT, env=env, check=True,
+        )
+        deadline = time.monotonic() + 30
+        model = open_model(db)
+        while len(model.instances) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if model.changed():
+                model.close()
+                model = open_model(db)
+        seen = len(model.instances)
+        subprocess.run(
+            [sys.executable, "-m", "tests.programs.mixed_workload", "start", str(db), "5", "b"],
+            cwd=ROOT, env=env, check=True,
+        )
+        while not model.changed() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert model.changed()
+        model.close()
+        model = open_model(db)
+        while not any(i.startswith("b") for i in model.instances) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            model.close()
+            model = open_model(db)
+        assert seen >= 5
+        assert any(i.startswith("b") for i in model.instances)
+        model.close()
+        # The runtime kept working while we read: everything completes.
+        from tests.runtime.test_crash_safety import wait_all_done  # noqa: F401
+    finally:
+        runner.terminate()
+        runner.wait(timeout=30)
+    final = open_model(db)
+    statuses = {i.instance_id: i.status for i in final if i.instance_id[0] in "ab"}
+    final.close()
+    assert statuses and set(statuses.values()) <= {"Completed", "Running"}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "neither a SQLite store nor a JSON bundle"),
+        (b"{not json", "neither a SQLite store nor a JSON bundle"),
+        (b'{"format": "other"}', "not a durascope bundle"),
+        (b'{"format": "durascope-bundle", "schema_version": 99}', "schema_version 99 is not supported"),
+        (
+            b'{"format": "durascope-bundle", "schema_version": 1, "origin": {}, "instances": []}',
+            "malformed bundle",
+        ),
+        (b"SQLite format 3\x00" + os.urandom(5000), "not a readable SQLite database"),
+        (gzip.compress(b"{")[:10], "does not decompress"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    with pytest.raises(SourceError) as info:
+        open_model(path)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_store_and_foreign_sqlite(scenario_store: Path, tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(scenario_store.read_bytes()[:8192])
+    with pytest.raises(SourceError):
+        model = open_model(truncated)
+        model.load_all()
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(SourceError, match="neither a durascope nor a duroxide store"):
+        open_model(other)
+    with pytest.raises(SourceError, match="no such file"):
+        open_model(tmp_path / "missing.db")
+
+
+def test_unknown_event_types_and_bad_rows_load(scenario_store: Path, tmp_path: Path) -> None:
+    model = open_model(scenario_store)
+    model.load_all()
+    bundle = json.loads(build_bundle(model, instance_id="healthy-loop").model_dump_json())
+    model.close()
+    events = bundle["instances"][0]["executions"][0]["events"]
+    events.append({**events[-1], "event_id": 99, "type": "FromTheFuture", "novel": [1, 2]})
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(bundle))
+    loaded = open_model(path)
+    last = loaded.instance("healthy-loop").execution(1).events[-1]
+    assert last.type == "FromTheFuture"
+    assert last.novel == [1, 2]  # type: ignore[union-attr]
+
+
+def test_cyclic_parent_links_do_not_loop(scenario_store: Path, tmp_path: Path) -> None:
+    model = open_model(scenario_store)
+    model.load_all()
+    bundle = json.loads(build_bundle(model, instance_id="healthy-loop").model_dump_json())
+    model.close()
+    for inst in bundle["instances"]:
+        inst["parent_instance_id"] = "healthy-loop::sub::2" if inst["instance_id"] == "healthy-loop" else "healthy-loop"
+    path = tmp_path / "cycle.json"
+    path.write_text(json.dumps(bundle))
+    cyclic = open_model(path)
+    from durascope.replay import diagnose, select_tree
+
+    assert "healthy-loop" in select_tree(cyclic, "healthy-loop")
+    diagnose(cyclic)
