@@ -128,7 +128,7 @@ class Client:
 
     async def cancel_instance(self, instance_id: str, reason: str | None = None) -> None:
         """Cancel the instance's current execution; children are cancelled in cascade."""
-        item = CancelInstance(instance=instance_id, reason=reason or "cancelled")
+        item = CancelInstance(instance=instance_id, reason=reason or "")
         await self.store.enqueue([item], now_ms=now_ms())
 
     async def get_status(self, instance_id: str) -> OrchestrationState:

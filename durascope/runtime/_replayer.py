@@ -266,6 +266,10 @@ class Replayer(DropSink):
             self._start_main()
             self._poll()
             for index, event in enumerate(self._history):
+                if result.state in ("completed", "failed"):
+                    # duroxide stops matching history once the output is ready: events
+                    # left over (a trailing wait the new code dropped) are not checked.
+                    break
                 self._position = index + 1
                 self._apply(event)
                 if result.abort is not None:
@@ -406,7 +410,7 @@ class Replayer(DropSink):
             action = self._fifo.popleft()
             if not _matches(action, event):
                 raise NondeterminismDetected(
-                    f"schedule mismatch: action={describe_action(action)} "
+                    f"schedule mismatch: action={describe_action(action, self._now_ms)} "
                     f"vs event={describe_event(event)}",
                     event.event_id,
                 )
@@ -591,38 +595,99 @@ def _matches(action: Action, event: Event) -> bool:
     return True  # timers match by position, custom status by kind
 
 
-def describe_action(action: Action) -> str:
-    """A readable rendering of an action for nondeterminism messages."""
+def rust_debug_str(value: str) -> str:
+    """A string as Rust's ``{:?}`` prints it (duroxide's error messages use it)."""
+    out = ['"']
+    for ch in value:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _RUST_ESCAPES:
+            out.append(_RUST_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{{{code:x}}}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+_RUST_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def _rust_option(value: str | None) -> str:
+    return "None" if value is None else f"Some({rust_debug_str(value)})"
+
+
+def _rust_struct(name: str, fields: list[tuple[str, str]]) -> str:
+    inner = ", ".join(f"{k}: {v}" for k, v in fields)
+    return f"{name} {{ {inner} }}" if fields else name
+
+
+def describe_action(action: Action, now_ms: int = 0) -> str:
+    """An action as duroxide's ``Action`` Debug rendering (for nondeterminism messages)."""
     task = action.task
+    sched = ("scheduling_event_id", "0")
     if action.kind == "custom_status":
-        return f"UpdateCustomStatus {{ status: {action.custom_status!r} }}"
+        return _rust_struct("UpdateCustomStatus", [("status", _rust_option(action.custom_status))])
     if isinstance(task, ActivityTask):
-        return f"CallActivity {{ name: {task.name!r}, input: {task.input!r} }}"
+        return _rust_struct(
+            "CallActivity",
+            [
+                sched,
+                ("name", rust_debug_str(task.name)),
+                ("input", rust_debug_str(task.input)),
+                ("session_id", _rust_option(task.session_id)),
+                ("tag", _rust_option(task.tag)),
+            ],
+        )
     if isinstance(task, TimerTask):
-        return f"CreateTimer {{ delay_ms: {task.delay_ms} }}"
+        return _rust_struct("CreateTimer", [sched, ("fire_at_ms", str(now_ms + task.delay_ms))])
     if isinstance(task, WaitEventTask):
-        return f"WaitExternal {{ name: {task.name!r} }}"
+        return _rust_struct("WaitExternal", [sched, ("name", rust_debug_str(task.name))])
     if isinstance(task, DequeueEventTask):
-        return f"DequeueEvent {{ name: {task.name!r} }}"
-    if isinstance(task, SubOrchestrationTask):
-        return f"StartSubOrchestration {{ name: {task.name!r}, input: {task.input!r} }}"
-    if isinstance(task, DetachedStartTask):
-        return f"StartOrchestrationDetached {{ name: {task.name!r}, instance: {task.instance!r} }}"
+        return _rust_struct("DequeueEvent", [sched, ("name", rust_debug_str(task.name))])
+    if isinstance(task, SubOrchestrationTask | DetachedStartTask):
+        detached = isinstance(task, DetachedStartTask)
+        instance = task.instance if task.instance is not None else "sub::pending_0"
+        return _rust_struct(
+            "StartOrchestrationDetached" if detached else "StartSubOrchestration",
+            [
+                sched,
+                ("name", rust_debug_str(task.name)),
+                ("version", _rust_option(task.version)),
+                ("instance", rust_debug_str(instance)),
+                ("input", rust_debug_str(task.input)),
+            ],
+        )
     return action.kind
 
 
+_RUST_EVENT_NAMES = {
+    "ExternalSubscribedPersistent": "QueueSubscribed",
+    "ExternalEventPersistent": "QueueEventDelivered",
+    "ExternalSubscribedPersistentCancelled": "QueueSubscriptionCancelled",
+}
+_ENVELOPE_FIELDS = frozenset(
+    {"event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
+     "duroxide_version", "type"}
+)
+
+
 def describe_event(event: Event) -> str:
-    """A readable rendering of a history event for nondeterminism messages."""
-    fields = {
-        k: v
-        for k, v in event.model_dump().items()
-        if k
-        not in {"event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
-                "duroxide_version", "type"}
-        and v is not None
-    }
-    inner = ", ".join(f"{k}: {v!r}" for k, v in fields.items())
-    return f"{event.type} {{ {inner} }}"
+    """An event as duroxide's ``EventKind`` Debug rendering (for nondeterminism messages)."""
+    fields: list[tuple[str, str]] = []
+    for key in type(event).model_fields:
+        if key in _ENVELOPE_FIELDS:
+            continue
+        value = getattr(event, key)
+        if isinstance(value, str):
+            fields.append((key, rust_debug_str(value)))
+        elif value is None:
+            fields.append((key, "None"))
+        else:
+            fields.append((key, str(value)))
+    return _rust_struct(_RUST_EVENT_NAMES.get(event.type, event.type), fields)
 
 
 def is_composite(future: DurableFuture) -> bool:
