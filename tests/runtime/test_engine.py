@@ -137,8 +137,20 @@ def test_code_change_is_a_schedule_mismatch() -> None:
 
 
 def test_removed_schedule_is_history_schedule_without_action() -> None:
-    out = process_turn(turn((completed(),), (started(), scheduled_a())), code(no_schedule))
+    def waits_without_scheduling(ctx: Any, x: Any) -> Any:
+        yield ctx.wait_for_event("go")
+        return x
+
+    raised = ExternalRaised(instance="i", name="go", data="1")
+    out = process_turn(turn((raised,), (started(), scheduled_a())), code(waits_without_scheduling))
     assert out.output == "nondeterministic: history schedule but no emitted action"
+
+
+def test_code_that_returns_early_is_not_checked_against_the_rest() -> None:
+    """duroxide stops matching history once the output is ready (observed with 0.1.32)."""
+    out = process_turn(turn((completed(),), (started(), scheduled_a())), code(no_schedule))
+    assert out.status == "Completed"
+    assert out.output == "1"
 
 
 def test_completion_kind_mismatch_and_missing_schedule() -> None:
