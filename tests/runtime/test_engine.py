@@ -137,12 +137,13 @@ def test_code_change_is_a_schedule_mismatch() -> None:
 
 
 def test_removed_schedule_is_history_schedule_without_action() -> None:
-    def waits_without_scheduling(ctx: Any, x: Any) -> Any:
-        yield ctx.wait_for_event("go")
-        return x
+    def only_a(ctx: Any, x: Any) -> Any:
+        results = yield ctx.all([ctx.schedule_activity("A", x)])
+        return results
 
+    scheduled_b = ActivityScheduled(event_id=3, instance_id="i", execution_id=1, name="B", input="1")
     raised = ExternalRaised(instance="i", name="go", data="1")
-    out = process_turn(turn((raised,), (started(), scheduled_a())), code(waits_without_scheduling))
+    out = process_turn(turn((raised,), (started(), scheduled_a(), scheduled_b)), code(only_a))
     assert out.output == "nondeterministic: history schedule but no emitted action"
 
 
