@@ -194,6 +194,85 @@ def cmd_replay(args: argparse.Namespace) -> int:
         model.close()
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    """``durascope render PATH --instance ID -o OUT.{svg,png,dot}``."""
+    from durascope.viz import render_to_file
+
+    model = open_model(args.path)
+    try:
+        model.instance(args.instance)
+        render_to_file(model, args.instance, args.output)
+        sys.stderr.write(f"durascope: wrote {args.output}\n")
+        return EXIT_OK
+    finally:
+        model.close()
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """``durascope tui PATH [--instance ID] [--allow-writes]``."""
+    try:
+        from durascope.tui import run_tui
+    except ImportError as exc:
+        raise CommandError(
+            f"the terminal UI needs the 'tui' extra (pip install 'durascope[tui]'): {exc}"
+        ) from None
+    return run_tui(args.path, instance=args.instance, allow_writes=args.allow_writes)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``durascope demo``: run the built-in scenarios into a store and show them."""
+    import asyncio
+    from pathlib import Path
+
+    from durascope.scenarios import SCENARIOS, run_scenarios
+
+    store = Path(args.output).resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    print(f"durascope demo: running {len(SCENARIOS)} scenarios on the embedded runtime")
+    for s in SCENARIOS:
+        print(f"  - {s.name} ({s.policy}): {s.summary}")
+    asyncio.run(run_scenarios(store))
+    print(f"durascope demo: wrote the store {store}")
+    interactive = sys.stdout.isatty() and sys.stdin.isatty() and not args.no_tui
+    if interactive:
+        try:
+            from durascope.tui import run_tui
+        except ImportError:
+            interactive = False
+        else:
+            return run_tui(str(store), select_first_finding=True)
+    model = open_model(store)
+    try:
+        findings = diagnose(model)
+        _print_findings(findings, sys.stdout)
+        seed_kinds = ("stuck_parent", "misrouted_notification", "child_id_collision")
+        first = next((f for f in findings if f.kind in seed_kinds), None) or next(
+            (f for f in findings if f.severity == "error"), None
+        )
+        focus = first.instance if first else next(iter(model.instances))
+        for suffix in (".dot", ".svg"):
+            out = store.with_name(f"{store.stem}-{_file_safe(focus)}{suffix}")
+            try:
+                from durascope.viz import render_to_file
+
+                render_to_file(model, focus, str(out))
+                print(f"durascope demo: graph of {safe_text(focus)}: {out}")
+            except Exception as exc:  # a missing dot binary only costs the SVG
+                print(f"durascope demo: no {suffix} graph ({safe_text(exc, 200)})")
+        print(
+            f"durascope demo: explore it with  durascope tui {store}  "
+            f"or  durascope diagnose {store}"
+        )
+    finally:
+        model.close()
+    return EXIT_OK
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per use)."""
     parser = argparse.ArgumentParser(
@@ -235,6 +314,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--what-if", action="store_true", help="also run the tree under both policies"
     )
     replay.set_defaults(func=cmd_replay)
+
+    render = sub.add_parser("render", help="draw an instance tree (DOT, SVG or PNG)")
+    render.add_argument("path", metavar="PATH")
+    render.add_argument("--instance", required=True, metavar="ID")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.{svg,png,dot}")
+    render.set_defaults(func=cmd_render)
+
+    tui = sub.add_parser("tui", help="open the terminal UI (live on a durascope store)")
+    tui.add_argument("path", metavar="PATH")
+    tui.add_argument("--instance", metavar="ID", help="open this instance directly")
+    tui.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="enable raising events and cancelling (durascope stores only; asks to confirm)",
+    )
+    tui.set_defaults(func=cmd_tui)
+
+    demo = sub.add_parser("demo", help="run built-in scenarios and open the debugger on them")
+    demo.add_argument(
+        "-o", "--output", default="durascope-demo.db", metavar="STORE", help="where to write"
+    )
+    demo.add_argument("--no-tui", action="store_true", help="print instead of opening the TUI")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
