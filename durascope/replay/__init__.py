@@ -15,7 +15,14 @@ from durascope.replay._bundle import (
     write_bundle,
 )
 from durascope.replay._diagnostics import diagnose
-from durascope.replay._findings import FINDINGS_ADAPTER, Finding, FindingKind, Ref, Severity
+from durascope.replay._findings import (
+    FINDINGS_ADAPTER,
+    Finding,
+    FindingKind,
+    Ref,
+    RefRole,
+    Severity,
+)
 from durascope.replay._model import (
     ChildLink,
     Execution,
@@ -73,6 +80,7 @@ __all__ = [
     "FindingKind",
     "Severity",
     "Ref",
+    "RefRole",
     "FINDINGS_ADAPTER",
     # Bundles
     "Bundle",

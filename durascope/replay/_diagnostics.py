@@ -585,5 +585,29 @@ def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
         findings = [
             f for f in findings if f.instance in tree or any(r.instance in tree for r in f.related)
         ]
-    unique = list(dict.fromkeys(findings))
+    unique = _without_shadowed(list(dict.fromkeys(findings)))
     return sorted(unique, key=Finding.sort_key)
+
+
+def _without_shadowed(findings: list[Finding]) -> list[Finding]:
+    """Drop inferred "filtered" findings for a child whose completion was misrouted.
+
+    From history alone, a completion that landed on the wrong execution also looks
+    missing from the right one; the misroute is the whole story.
+    """
+    misrouted = {
+        (f.instance, r.instance)
+        for f in findings
+        if f.kind == "misrouted_notification"
+        for r in f.related
+        if r.role == "sent by"
+    }
+    return [
+        f
+        for f in findings
+        if not (
+            f.kind == "filtered_notification"
+            and f.evidence == "inferred"
+            and any((f.instance, r.instance) in misrouted for r in f.related if r.role == "child")
+        )
+    ]

@@ -23,13 +23,24 @@ Evidence = Literal["captured", "inferred"]
 SEVERITY_ORDER: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
 
 
+RefRole = Literal[
+    "child",
+    "current execution",
+    "sent by",
+    "scheduled by",
+    "hit",
+    "held by",
+    "waits on",
+]
+"""What a related reference is to its finding (the graph and the TUI key on these)."""
+
+
 class Ref(BaseModel):
     """A reference to another instance, execution or event."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    role: str
-    """What the reference is to the finding: ``child``, ``scheduled by``, ``hit``, ..."""
+    role: RefRole
     instance: str
     execution: int | None = None
     event_id: int | None = None

@@ -246,10 +246,14 @@ class Model:
         ]
 
     def scheduling_link(self, child_instance: str) -> ChildLink | None:
-        """The schedule a child answers to (the one its own record points back at)."""
-        candidates = [link for link in self.child_links if link.child_instance == child_instance]
-        pointing = [link for link in candidates if link.points_back]
-        return (pointing or candidates or [None])[0]
+        """The schedule a child answers to: the one its own record points back at.
+
+        None for a root, and for an instance whose id some schedule merely collided with.
+        """
+        return next(
+            (k for k in self.child_links if k.child_instance == child_instance and k.points_back),
+            None,
+        )
 
     def roots(self) -> list[Instance]:
         """Instances without a parent."""

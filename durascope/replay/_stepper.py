@@ -92,6 +92,10 @@ class Stepper:
             start -= 1
         return self.seek(start)
 
+    def first_finding(self) -> TurnView | None:
+        """The earliest turn with a finding (the current one included), or None."""
+        return self.seek(self.finding_turns[0]) if self.finding_turns else None
+
     def next_finding(self) -> TurnView | None:
         """The next turn with a finding, or None."""
         later = [i for i in self.finding_turns if i > self.position]

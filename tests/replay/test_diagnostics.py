@@ -71,7 +71,10 @@ def test_inferred_diagnosis_without_a_journal_finds_the_seed_bugs(scenario_model
     scenario_model.load_all()
     bundle = build_bundle(scenario_model)
     stripped = bundle.model_copy(
-        update={"instances": tuple(i.model_copy(update={"turns": ()}) for i in bundle.instances)}
+        update={
+            "instances": tuple(i.model_copy(update={"turns": ()}) for i in bundle.instances),
+            "orphan_turns": (),
+        }
     )
     model = bundle_to_model(stripped, "no-journal")
     findings = diagnose(model)
@@ -88,3 +91,15 @@ def test_findings_are_sorted_errors_first(scenario_model: Model) -> None:
     findings = diagnose(scenario_model)
     order = {"error": 0, "warning": 1, "info": 2}
     assert [order[f.severity] for f in findings] == sorted(order[f.severity] for f in findings)
+
+
+def test_an_inferred_misroute_is_not_also_reported_as_filtered(scenario_model: Model) -> None:
+    scenario_model.load_all()
+    bundle = build_bundle(scenario_model, instance_id="legacy-supervisor")
+    stripped = bundle.model_copy(
+        update={"instances": tuple(i.model_copy(update={"turns": ()}) for i in bundle.instances)}
+    )
+    findings = diagnose(bundle_to_model(stripped, "no-journal"))
+    assert {f.kind for f in findings if f.instance == "legacy-supervisor"} == {
+        "misrouted_notification"
+    }
