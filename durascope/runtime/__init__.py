@@ -26,7 +26,7 @@ from durascope.runtime._replayer import (
     ReplayResult,
 )
 from durascope.runtime._runtime import Runtime
-from durascope.runtime._simulator import Simulation, SimulatedInstance
+from durascope.runtime._simulator import SimulatedInstance, Simulation
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._store_types import (
     ExecutionRow,
@@ -39,7 +39,12 @@ from durascope.runtime._store_types import (
     WorkBatch,
 )
 from durascope.runtime._tasks import RetryPolicy, Task
-from durascope.runtime._turn_types import ENGINE_VERSION, ExecutionStatus, TurnInput, TurnOutcome
+from durascope.runtime._turn_types import (
+    ENGINE_VERSION,
+    ExecutionStatus,
+    TurnInput,
+    TurnOutcome,
+)
 
 __all__ = [
     # Running orchestrations

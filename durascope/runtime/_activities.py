@@ -16,7 +16,12 @@ from durascope.history import (
     application_error,
 )
 from durascope.runtime._registry import Registry
-from durascope.runtime._tasks import SYSCALL_NEW_GUID, SYSCALL_UTC_NOW, decode_payload, encode_payload
+from durascope.runtime._tasks import (
+    SYSCALL_NEW_GUID,
+    SYSCALL_UTC_NOW,
+    decode_payload,
+    encode_payload,
+)
 
 _log = logging.getLogger("durascope.activity")
 

@@ -27,7 +27,12 @@ from durascope.runtime._activities import ActivityContext, run_activity
 from durascope.runtime._engine import process_turn
 from durascope.runtime._registry import Registry
 from durascope.runtime._store import SqliteStore
-from durascope.runtime._store_types import LockLostError, OrchestrationBatch, StoreError, WorkBatch
+from durascope.runtime._store_types import (
+    LockLostError,
+    OrchestrationBatch,
+    StoreError,
+    WorkBatch,
+)
 from durascope.runtime._turn_types import TurnInput, TurnOutcome
 
 _log = logging.getLogger("durascope.runtime")

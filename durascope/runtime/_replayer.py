@@ -14,7 +14,7 @@ import traceback
 import types
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from durascope.history import (
@@ -33,6 +33,13 @@ from durascope.history import (
     is_system_error,
     nondeterminism_error,
 )
+from durascope.runtime._actions import (
+    SCHEDULE_KINDS,
+    Action,
+    PendingAction,
+    action_matches,
+    leaf_for,
+)
 from durascope.runtime._child_ids import child_suffix
 from durascope.runtime._context import OrchestrationContext
 from durascope.runtime._futures import (
@@ -43,6 +50,7 @@ from durascope.runtime._futures import (
     LeafFuture,
     RaceFuture,
 )
+from durascope.runtime._rust_debug import describe_action, describe_event
 from durascope.runtime._tasks import (
     ActivityTask,
     AllTask,
@@ -51,11 +59,11 @@ from durascope.runtime._tasks import (
     DetachedStartTask,
     RaceTask,
     SubOrchestrationTask,
-    Task,
     TimerTask,
     WaitEventTask,
     decode_payload,
     encode_payload,
+    retry_attempts,
 )
 
 OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
@@ -64,15 +72,6 @@ OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
 MAX_NEW_ACTIONS = 10_000
 """Bound on actions one turn may emit (duroxide bounds its quiescence loop likewise)."""
 
-_SCHEDULE_TYPES = {
-    "ActivityScheduled": "activity",
-    "TimerCreated": "timer",
-    "ExternalSubscribed": "external",
-    "ExternalSubscribedPersistent": "queue",
-    "SubOrchestrationScheduled": "suborch",
-    "OrchestrationChained": "detached",
-    "CustomStatusUpdated": "custom_status",
-}
 _COMPLETION_KIND = {
     "ActivityCompleted": "activity",
     "ActivityFailed": "activity",
@@ -86,24 +85,6 @@ _BREADCRUMB_KIND = {
     "ExternalSubscribedCancelled": "external",
     "ExternalSubscribedPersistentCancelled": "queue",
 }
-
-
-@dataclass
-class Action:
-    """One thing the code asked for, waiting to be matched with a history event."""
-
-    kind: str
-    task: Task | None = None
-    future: LeafFuture | None = None
-    custom_status: str | None = None
-
-
-@dataclass
-class PendingAction:
-    """A new action of this turn with the event recorded for it."""
-
-    action: Action
-    event: Event
 
 
 class NondeterminismDetected(Exception):
@@ -380,7 +361,7 @@ class Replayer(DropSink):
                 self._result.continue_as_new = task
                 self._result.state = "continue_as_new"
             return _Never()
-        leaf = _leaf_for(task)
+        leaf = leaf_for(task)
         if isinstance(task, DetachedStartTask):
             leaf.resolve(None)
         self._fifo.append(Action(kind=leaf.kind, task=task, future=leaf))
@@ -388,7 +369,7 @@ class Replayer(DropSink):
 
     def _start_retry(self, task: ActivityTask) -> DurableFuture:
         future = _CoroutineFuture()
-        co = _Coroutine(_retry_attempts(task), future)
+        co = _Coroutine(retry_attempts(task), future)
         future.coroutine = co
         self._coroutines.append(co)
         self._step(co)
@@ -398,7 +379,7 @@ class Replayer(DropSink):
 
     def _apply(self, event: Event) -> None:
         etype = event.type
-        if etype in _SCHEDULE_TYPES:
+        if etype in SCHEDULE_KINDS:
             if not self._fifo:
                 if etype == "OrchestrationChained":
                     raise NondeterminismDetected(
@@ -408,7 +389,7 @@ class Replayer(DropSink):
                     "history schedule but no emitted action", event.event_id
                 )
             action = self._fifo.popleft()
-            if not _matches(action, event):
+            if not action_matches(action, event):
                 raise NondeterminismDetected(
                     f"schedule mismatch: action={describe_action(action, self._now_ms)} "
                     f"vs event={describe_event(event)}",
@@ -519,175 +500,11 @@ class Replayer(DropSink):
         raise TypeError(f"no event for action {action.kind}")
 
 
-def _leaf_for(task: Any) -> LeafFuture:
-    if isinstance(task, ActivityTask):
-        return LeafFuture("activity", task.name)
-    if isinstance(task, TimerTask):
-        return LeafFuture("timer")
-    if isinstance(task, WaitEventTask):
-        return LeafFuture("external", task.name)
-    if isinstance(task, DequeueEventTask):
-        return LeafFuture("queue", task.name)
-    if isinstance(task, SubOrchestrationTask):
-        return LeafFuture("suborch", task.name)
-    if isinstance(task, DetachedStartTask):
-        return LeafFuture("detached", task.name)
-    raise TypeError(
-        f"an orchestration yielded {type(task).__name__}, which is not a task "
-        "(yield what ctx.schedule_*/wait_for_event/all/race return)"
-    )
-
-
-def _retry_attempts(task: ActivityTask) -> Generator[Task, Any, Any]:
-    """The attempts of a retried activity, as durable tasks (so they replay)."""
-    policy = task.retry
-    assert policy is not None
-    plain = replace(task, retry=None)
-    last_error = "activity failed"
-    for attempt in range(1, max(policy.max_attempts, 1) + 1):
-        try:
-            if policy.timeout_ms:
-                raced = yield RaceTask((plain, TimerTask(int(policy.timeout_ms))))
-                if raced["index"] == 1:
-                    raise Exception(
-                        f"activity '{task.name}' timed out after {policy.timeout_ms} ms"
-                    )
-                return raced["value"]
-            return (yield plain)
-        except Exception as exc:
-            last_error = str(exc)
-            if attempt < policy.max_attempts:
-                yield TimerTask(policy.backoff_ms * 2 ** (attempt - 1))
-    raise Exception(last_error)
-
-
 def _format(exc: BaseException) -> str:
     # duroxide-python records the formatted traceback as the failure message; the
     # first frame is the replayer's own ``send`` call, which says nothing to the user.
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
     return "".join(traceback.format_exception(type(exc), exc, tb))
-
-
-def _matches(action: Action, event: Event) -> bool:
-    kind = _SCHEDULE_TYPES[event.type]
-    if action.kind != kind:
-        return False
-    task = action.task
-    if isinstance(task, ActivityTask):
-        return (
-            isinstance(event, ActivityScheduled)
-            and task.name == event.name
-            and task.input == event.input
-            and task.session_id == event.session_id
-            and task.tag == event.tag
-        )
-    if isinstance(task, WaitEventTask | DequeueEventTask):
-        return task.name == getattr(event, "name", None)
-    if isinstance(task, SubOrchestrationTask):
-        # The child id comes from history, so changing the id scheme keeps replay valid.
-        return isinstance(event, SubOrchestrationScheduled) and (
-            task.name == event.name and task.input == event.input
-        )
-    if isinstance(task, DetachedStartTask):
-        return isinstance(event, OrchestrationChained) and (
-            task.name == event.name and task.instance == event.instance and task.input == event.input
-        )
-    return True  # timers match by position, custom status by kind
-
-
-def rust_debug_str(value: str) -> str:
-    """A string as Rust's ``{:?}`` prints it (duroxide's error messages use it)."""
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _RUST_ESCAPES:
-            out.append(_RUST_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{{{code:x}}}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-_RUST_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
-
-
-def _rust_option(value: str | None) -> str:
-    return "None" if value is None else f"Some({rust_debug_str(value)})"
-
-
-def _rust_struct(name: str, fields: list[tuple[str, str]]) -> str:
-    inner = ", ".join(f"{k}: {v}" for k, v in fields)
-    return f"{name} {{ {inner} }}" if fields else name
-
-
-def describe_action(action: Action, now_ms: int = 0) -> str:
-    """An action as duroxide's ``Action`` Debug rendering (for nondeterminism messages)."""
-    task = action.task
-    sched = ("scheduling_event_id", "0")
-    if action.kind == "custom_status":
-        return _rust_struct("UpdateCustomStatus", [("status", _rust_option(action.custom_status))])
-    if isinstance(task, ActivityTask):
-        return _rust_struct(
-            "CallActivity",
-            [
-                sched,
-                ("name", rust_debug_str(task.name)),
-                ("input", rust_debug_str(task.input)),
-                ("session_id", _rust_option(task.session_id)),
-                ("tag", _rust_option(task.tag)),
-            ],
-        )
-    if isinstance(task, TimerTask):
-        return _rust_struct("CreateTimer", [sched, ("fire_at_ms", str(now_ms + task.delay_ms))])
-    if isinstance(task, WaitEventTask):
-        return _rust_struct("WaitExternal", [sched, ("name", rust_debug_str(task.name))])
-    if isinstance(task, DequeueEventTask):
-        return _rust_struct("DequeueEvent", [sched, ("name", rust_debug_str(task.name))])
-    if isinstance(task, SubOrchestrationTask | DetachedStartTask):
-        detached = isinstance(task, DetachedStartTask)
-        instance = task.instance if task.instance is not None else "sub::pending_0"
-        return _rust_struct(
-            "StartOrchestrationDetached" if detached else "StartSubOrchestration",
-            [
-                sched,
-                ("name", rust_debug_str(task.name)),
-                ("version", _rust_option(task.version)),
-                ("instance", rust_debug_str(instance)),
-                ("input", rust_debug_str(task.input)),
-            ],
-        )
-    return action.kind
-
-
-_RUST_EVENT_NAMES = {
-    "ExternalSubscribedPersistent": "QueueSubscribed",
-    "ExternalEventPersistent": "QueueEventDelivered",
-    "ExternalSubscribedPersistentCancelled": "QueueSubscriptionCancelled",
-}
-_ENVELOPE_FIELDS = frozenset(
-    {"event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
-     "duroxide_version", "type"}
-)
-
-
-def describe_event(event: Event) -> str:
-    """An event as duroxide's ``EventKind`` Debug rendering (for nondeterminism messages)."""
-    fields: list[tuple[str, str]] = []
-    for key in type(event).model_fields:
-        if key in _ENVELOPE_FIELDS:
-            continue
-        value = getattr(event, key)
-        if isinstance(value, str):
-            fields.append((key, rust_debug_str(value)))
-        elif value is None:
-            fields.append((key, "None"))
-        else:
-            fields.append((key, str(value)))
-    return _rust_struct(_RUST_EVENT_NAMES.get(event.type, event.type), fields)
 
 
 def is_composite(future: DurableFuture) -> bool:

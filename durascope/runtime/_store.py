@@ -35,16 +35,27 @@ from durascope.history import (
     OrchestratorItem,
     TimerFiredItem,
     TurnRecord,
-    WorkItem,
     event_from_json,
     event_to_json,
     target_instance,
     turn_record_from_json,
     turn_record_to_json,
-    work_item_from_json,
     work_item_to_json,
 )
 from durascope.runtime import _schema as sql
+from durascope.runtime._history_cache import CachedHistory, HistoryCache
+from durascope.runtime._queue_rows import (
+    Rows,
+    decode_messages,
+    decode_work_item,
+    queued_message,
+)
+from durascope.runtime._sqlite_thread import (
+    enable_wal,
+    in_transaction,
+    is_busy,
+    raw_connection,
+)
 from durascope.runtime._store_types import (
     ExecutionRow,
     InstanceRow,
@@ -58,18 +69,8 @@ from durascope.runtime._store_types import (
 from durascope.runtime._turn_types import TurnOutcome
 
 T = TypeVar("T")
-Rows = list[Any]  # sqlite3 result rows (tuples)
 
 _TERMINAL_STATUSES = frozenset({"Completed", "Failed", "ContinuedAsNew"})
-_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return (code & 0xFF) in _BUSY_CODES
-    text = str(exc)
-    return "locked" in text or "busy" in text
 
 
 def _orchestrator_row(item: OrchestratorItem, now_ms: int) -> tuple[str, str, int, int]:
@@ -80,49 +81,6 @@ def _orchestrator_row(item: OrchestratorItem, now_ms: int) -> tuple[str, str, in
 
 
 @dataclass(frozen=True, slots=True)
-class _CachedHistory:
-    events: tuple[Event, ...]
-    last_raw: str
-    """The stored JSON of the last event: the anchor an incremental read must match."""
-
-
-class _HistoryCache:
-    """LRU of execution histories, so a turn reads only the rows added since the last.
-
-    Valid across processes because a history is append-only per execution; the
-    store re-checks the anchor row and id contiguity on every incremental read.
-    Only the event-loop thread mutates it; ``get`` (one atomic ``dict.get``) may
-    run on the connection thread, where a miss merely costs a full read.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: dict[tuple[str, int], _CachedHistory] = {}
-
-    def get(self, key: tuple[str, int]) -> _CachedHistory | None:
-        return self._entries.get(key)
-
-    def put(self, key: tuple[str, int], entry: _CachedHistory) -> None:
-        self._entries.pop(key, None)  # re-insert: dicts keep insertion order
-        self._entries[key] = entry
-        while len(self._entries) > self._capacity:
-            del self._entries[next(iter(self._entries))]
-
-    def drop(self, key: tuple[str, int]) -> None:
-        self._entries.pop(key, None)
-
-    def extend(self, key: tuple[str, int], delta: Sequence[Event], last_raw: str) -> None:
-        """Append this process's own committed events, or forget what cannot be extended."""
-        cached = self._entries.get(key)
-        first = cached.events[-1].event_id + 1 if cached else 1
-        if [e.event_id for e in delta] != list(range(first, first + len(delta))):
-            self.drop(key)
-            return
-        events = (cached.events if cached else ()) + tuple(delta)
-        self.put(key, _CachedHistory(events, last_raw))
-
-
-@dataclass(frozen=True, slots=True)
 class _Fetched:
     instance: str
     msg_rows: Rows
@@ -130,7 +88,7 @@ class _Fetched:
     name: str | None
     version: str | None
     execution_id: int
-    base: _CachedHistory | None
+    base: CachedHistory | None
     history_rows: Rows
 
 
@@ -147,7 +105,7 @@ class SqliteStore:
         """Wrap an open connection; use :meth:`open` instead."""
         self._conn: aiosqlite.Connection | None = conn
         self._busy_retries = max(1, busy_retries)
-        self._cache = _HistoryCache(history_cache_size)
+        self._cache = HistoryCache(history_cache_size)
 
     @classmethod
     async def open(
@@ -177,7 +135,7 @@ class SqliteStore:
             if not callable(getattr(conn, "_execute", None)):
                 raise StoreError("unsupported aiosqlite version: no Connection._execute")
             if not memory:
-                await store._run(_enable_wal, write=False)
+                await store._run(enable_wal, write=False)
             await store._run(sql.install_schema, write=True)
         except BaseException:
             await store.close()
@@ -216,10 +174,10 @@ class SqliteStore:
         for attempt in range(1, self._busy_retries + 1):
             try:
                 if write:
-                    return await submit(_in_transaction, conn, body)
-                return await submit(lambda: body(_raw(conn)))
+                    return await submit(in_transaction, conn, body)
+                return await submit(lambda: body(raw_connection(conn)))
             except sqlite3.Error as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise StoreError(f"{type(exc).__name__}: {exc}") from exc
                 if attempt == self._busy_retries:
                     raise StoreBusyError(
@@ -275,7 +233,7 @@ class SqliteStore:
             msg_rows = db.execute(sql.LOCK_MESSAGES, (token, instance, now_ms)).fetchall()
             [info] = db.execute(sql.INSTANCE_INFO, {"i": instance}).fetchall()
             execution_id = int(info[3]) if info[3] is not None else 0
-            base: _CachedHistory | None = None
+            base: CachedHistory | None = None
             history_rows: Rows = []
             if execution_id:
                 base, history_rows = self._history_rows(db, instance, execution_id)
@@ -288,7 +246,7 @@ class SqliteStore:
 
     def _history_rows(
         self, db: sqlite3.Connection, instance: str, execution_id: int
-    ) -> tuple[_CachedHistory | None, Rows]:
+    ) -> tuple[CachedHistory | None, Rows]:
         """Rows to decode and the cached prefix they continue (None: a full read)."""
         cached = self._cache.get((instance, execution_id))
         if cached is not None:
@@ -305,7 +263,7 @@ class SqliteStore:
 
     def _make_batch(self, f: _Fetched, token: str, until: int) -> OrchestrationBatch:
         # Decoding happens after COMMIT so that the write lock is not held for it.
-        ids, messages, bad_ids = _decode_messages(f.msg_rows)
+        ids, messages, bad_ids = decode_messages(f.msg_rows)
         history, history_error = self._decode_history(f)
         return OrchestrationBatch(
             instance=f.instance,
@@ -336,7 +294,7 @@ class SqliteStore:
                 return (), f"history row {f.instance}/{f.execution_id}/{event_id}: {exc}"
         history = (f.base.events if f.base else ()) + tuple(new)
         if f.history_rows:
-            self._cache.put(key, _CachedHistory(history, str(f.history_rows[-1][1])))
+            self._cache.put(key, CachedHistory(history, str(f.history_rows[-1][1])))
         elif f.base is not None:
             self._cache.put(key, f.base)  # refresh its LRU position
         return history, None
@@ -482,7 +440,7 @@ class SqliteStore:
                 if not rows:
                     return None
                 [(row_id, raw, attempt)] = rows
-                item = _decode_work_item(raw)
+                item = decode_work_item(raw)
                 if isinstance(item, ActivityExecute):
                     return WorkBatch(int(row_id), token, now_ms + lock_ms, item, int(attempt))
                 db.execute(sql.PARK_WORK, (sql.PARKED_VISIBLE_AT_MS, row_id))
@@ -605,12 +563,12 @@ class SqliteStore:
         at ``now_ms``, when given).
         """
         rows = await self._select(sql.SELECT_MESSAGES, {"now": now_ms})
-        return [_queued(r) for r in rows]
+        return [queued_message(r) for r in rows]
 
     async def pending_work_items(self, *, now_ms: int | None = None) -> list[QueuedMessage]:
         """Every worker-queue row in id order (parked undecodable rows included)."""
         rows = await self._select(sql.SELECT_WORK, {"now": now_ms})
-        return [_queued(r) for r in rows]
+        return [queued_message(r) for r in rows]
 
     async def _select(self, statement: str, params: Any) -> Rows:
         def body(db: sqlite3.Connection) -> Rows:
@@ -622,64 +580,3 @@ class SqliteStore:
         return [r[0] for r in await self._select(statement, params)]
 
 
-def _decode_messages(
-    rows: Rows,
-) -> tuple[tuple[int, ...], tuple[OrchestratorItem, ...], tuple[int, ...]]:
-    """Split fetched rows into (ids, items) and the ids of rows that are no message."""
-    ids: list[int] = []
-    items: list[OrchestratorItem] = []
-    bad: list[int] = []
-    for row_id, raw, _ in sorted(rows, key=lambda r: int(r[0])):
-        item = _decode_work_item(raw)
-        if item is None or isinstance(item, ActivityExecute):  # a worker item is no message
-            bad.append(int(row_id))
-        else:
-            ids.append(int(row_id))
-            items.append(item)
-    return tuple(ids), tuple(items), tuple(bad)
-
-
-def _decode_work_item(raw: str) -> WorkItem | None:
-    try:
-        return work_item_from_json(raw)
-    except HistoryDecodeError:
-        return None
-
-
-def _queued(row: Any) -> QueuedMessage:
-    row_id, instance, raw, visible, attempts, locked = row
-    return QueuedMessage(
-        int(row_id),
-        str(instance),
-        _decode_work_item(raw),
-        str(raw),
-        int(visible),
-        int(attempts),
-        bool(locked),
-    )
-
-
-def _raw(conn: aiosqlite.Connection) -> sqlite3.Connection:
-    return conn._conn  # only valid on the connection thread
-
-
-def _in_transaction(conn: aiosqlite.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
-    """Runs on the connection thread: BEGIN IMMEDIATE, body, COMMIT, in one hop."""
-    db = _raw(conn)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        result = body(db)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:  # a failed COMMIT leaves it open
-            db.execute("ROLLBACK")
-        raise
-    return result
-
-
-def _enable_wal(db: sqlite3.Connection) -> None:
-    # WAL lets readers (the debugger, other processes' pollers) run beside the
-    # writer.  With WAL, NORMAL survives process crashes (only a power loss can
-    # drop the last commits) and saves an fsync per transaction.
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")

@@ -9,6 +9,7 @@ descriptor into actions (schedule events) and a future to wait on.
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -168,3 +169,26 @@ Task = (
     | RaceTask
 )
 """Anything an orchestration may yield."""
+
+
+def retry_attempts(task: ActivityTask) -> Generator[Task, Any, Any]:
+    """The attempts of a retried activity, as durable tasks (so they replay)."""
+    policy = task.retry
+    assert policy is not None
+    plain = replace(task, retry=None)
+    last_error = "activity failed"
+    for attempt in range(1, max(policy.max_attempts, 1) + 1):
+        try:
+            if policy.timeout_ms:
+                raced = yield RaceTask((plain, TimerTask(int(policy.timeout_ms))))
+                if raced["index"] == 1:
+                    raise Exception(
+                        f"activity '{task.name}' timed out after {policy.timeout_ms} ms"
+                    )
+                return raced["value"]
+            return (yield plain)
+        except Exception as exc:
+            last_error = str(exc)
+            if attempt < policy.max_attempts:
+                yield TimerTask(policy.backoff_ms * 2 ** (attempt - 1))
+    raise Exception(last_error)
