@@ -40,14 +40,25 @@ def _instance(instance_id: str, parent: tuple[str, int] | None, fanout: int) -> 
     ]
     for k in range(fanout):
         events.append(
-            SubOrchestrationScheduled(event_id=2 + k, name="Node", instance=f"sub::{2 + k}", input="null")
+            SubOrchestrationScheduled(
+                event_id=2 + k, name="Node", instance=f"sub::{2 + k}", input="null"
+            )
         )
     for k in range(fanout):
-        events.append(SubOrchestrationCompleted(event_id=2 + fanout + k, source_event_id=2 + k, result="1"))
+        events.append(
+            SubOrchestrationCompleted(event_id=2 + fanout + k, source_event_id=2 + k, result="1")
+        )
     events.append(OrchestrationCompleted(event_id=len(events) + 1, output="1"))
     ex = Execution(instance_id, 1, "Completed", "1", _events=tuple(events))
     return Instance(
-        instance_id, "Node", "1", 1, parent[0] if parent else None, "Completed", "1", executions=(ex,)
+        instance_id,
+        "Node",
+        "1",
+        1,
+        parent[0] if parent else None,
+        "Completed",
+        "1",
+        executions=(ex,),
     )
 
 
@@ -108,15 +119,27 @@ def run(size: int) -> list[dict[str, Any]]:
         counts = {"nodes": len(graph.nodes), "edges": len(graph.edges)}
         rows.append({"stage": f"build_graph ({mode})", **counts, "seconds": t_build, "note": ""})
         dot, t_dot = _timed(graph.to_dot)
-        rows.append({"stage": f"to_dot ({mode})", **counts, "seconds": t_dot, "note": f"{len(dot)} chars"})
+        rows.append(
+            {"stage": f"to_dot ({mode})", **counts, "seconds": t_dot, "note": f"{len(dot)} chars"}
+        )
         if dot_available():
             svg, t_svg = _timed(lambda: render_svg(dot))  # noqa: B023
             rows.append(
-                {"stage": f"render_svg ({mode})", **counts, "seconds": t_svg, "note": f"{len(svg)} chars"}
+                {
+                    "stage": f"render_svg ({mode})",
+                    **counts,
+                    "seconds": t_svg,
+                    "note": f"{len(svg)} chars",
+                }
             )
         else:
             rows.append(
-                {"stage": f"render_svg ({mode})", **counts, "seconds": None, "note": "dot not installed"}
+                {
+                    "stage": f"render_svg ({mode})",
+                    **counts,
+                    "seconds": None,
+                    "note": "dot not installed",
+                }
             )
     return rows
 

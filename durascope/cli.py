@@ -139,9 +139,7 @@ def _print_findings(findings: list[Finding], out: TextIO) -> None:
         if f.evidence == "inferred":
             out.write("        (inferred from history: this store has no turn journal)\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
-    out.write(
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info\n"
-    )
+    out.write(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info\n")
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:

@@ -185,9 +185,7 @@ class QueueEventDelivered(_EventBase):
 class QueueSubscriptionCancelled(_EventBase):
     """A mailbox wait was dropped."""
 
-    type: Literal["ExternalSubscribedPersistentCancelled"] = (
-        "ExternalSubscribedPersistentCancelled"
-    )
+    type: Literal["ExternalSubscribedPersistentCancelled"] = "ExternalSubscribedPersistentCancelled"
     reason: str
 
 

@@ -34,14 +34,14 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
-from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
-from durascope.replay._user_code import load_user_code
-from durascope.replay._what_if import PolicyOutcome, WhatIf, what_if
+from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold
 from durascope.replay._stepper import Stepper, TurnView
 from durascope.replay._text import event_summary, safe_text
 from durascope.replay._timeline import Timeline, Turn
+from durascope.replay._user_code import load_user_code
+from durascope.replay._what_if import PolicyOutcome, WhatIf, what_if
 
 __all__ = [
     # Opening inputs

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from durascope.runtime import ENGINE_VERSION
 from durascope.history import (
     EVENT_ADAPTER,
     Event,
@@ -39,6 +38,7 @@ from durascope.replay._model import (
     SourceError,
     SourceKind,
 )
+from durascope.runtime import ENGINE_VERSION
 
 BUNDLE_FORMAT = "durascope-bundle"
 BUNDLE_SCHEMA_VERSION = 1
@@ -115,8 +115,11 @@ class Bundle(_Frozen):
 
 
 def select_tree(model: Model, instance_id: str) -> list[str]:
-    """The whole tree holding ``instance_id`` (root and descendants), plus instances its
-    schedules name (a colliding explicit child id held by another parent)."""
+    """The whole tree holding ``instance_id``: its root and all descendants.
+
+    Instances the tree's schedules name are included too (a colliding explicit child
+    id held by another parent), so a collision is visible in the export.
+    """
     model.instance(instance_id)
     root = instance_id
     seen_up = {root}
@@ -144,9 +147,7 @@ def select_tree(model: Model, instance_id: str) -> list[str]:
     return selected
 
 
-def build_bundle(
-    model: Model, *, instance_id: str | None = None, redact: bool = False
-) -> Bundle:
+def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool = False) -> Bundle:
     """Make a bundle of one instance tree, or of everything."""
     ids = select_tree(model, instance_id) if instance_id else list(model.instances)
     wanted = set(ids)
@@ -214,7 +215,7 @@ def load_bundle(path: str | Path) -> Model:
             f"{p}: neither a SQLite store nor a JSON bundle ({_first_line(str(exc))})"
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
-        raise SourceError(f"{p}: JSON, but not a durascope bundle (no \"format\": \"{BUNDLE_FORMAT}\")")
+        raise SourceError(f'{p}: JSON, but not a durascope bundle (no "format": "{BUNDLE_FORMAT}")')
     version = doc.get("schema_version")
     if version != BUNDLE_SCHEMA_VERSION:
         raise SourceError(

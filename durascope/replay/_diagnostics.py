@@ -57,7 +57,9 @@ class _Context:
 
     @cached_property
     def links_by_schedule(self) -> dict[tuple[str, int, int], ChildLink]:
-        return {(k.parent_instance, k.parent_execution, k.event_id): k for k in self.model.child_links}
+        return {
+            (k.parent_instance, k.parent_execution, k.event_id): k for k in self.model.child_links
+        }
 
     @cached_property
     def links_by_child(self) -> dict[str, list[ChildLink]]:
@@ -151,7 +153,11 @@ def _captured_filtered(ctx: _Context, inst: Instance, tl: Timeline) -> Iterator[
                     event_id=msg.parent_id,
                     related=(
                         Ref(role="child", instance=child),
-                        Ref(role="current execution", instance=inst.instance_id, execution=turn.execution_id),
+                        Ref(
+                            role="current execution",
+                            instance=inst.instance_id,
+                            execution=turn.execution_id,
+                        ),
                     ),
                     message=(
                         f"child {child} finished after execution {msg.parent_execution_id} "
@@ -169,7 +175,13 @@ def _captured_filtered(ctx: _Context, inst: Instance, tl: Timeline) -> Iterator[
                     instance=inst.instance_id,
                     execution=msg.execution_id,
                     event_id=msg.id,
-                    related=(Ref(role="current execution", instance=inst.instance_id, execution=turn.execution_id),),
+                    related=(
+                        Ref(
+                            role="current execution",
+                            instance=inst.instance_id,
+                            execution=turn.execution_id,
+                        ),
+                    ),
                     message=(
                         f"a {what} of execution {msg.execution_id} (schedule {msg.id}) completed "
                         f"after the execution ended; dropped in execution {turn.execution_id}"
@@ -218,7 +230,9 @@ def misrouted_notifications(ctx: _Context) -> Iterator[Finding]:
                 if not isinstance(msg, SubOrchCompleted | SubOrchFailed):
                     continue
                 if tl.evidence == "captured":
-                    yield from _captured_misroute(ctx, inst, turn, msg, verdict.verdict, verdict.reason)
+                    yield from _captured_misroute(
+                        ctx, inst, turn, msg, verdict.verdict, verdict.reason
+                    )
         if tl.evidence == "inferred":
             yield from _inferred_misroute(ctx, inst)
 
@@ -242,28 +256,65 @@ def _captured_misroute(
     ]
     if verdict == "aborted" and MISROUTE_TEXT in reason:
         child = (origin or senders or ["an unknown child"])[0]
-        yield _misroute(ctx, inst, msg.parent_execution_id, msg.parent_id, child, "captured", turn.index,
-                        f"child {child}'s completion was addressed to execution "
-                        f"{msg.parent_execution_id}, which has no schedule {msg.parent_id}: the "
-                        "execution failed with 'no matching schedule'")
+        yield _misroute(
+            ctx,
+            inst,
+            msg.parent_execution_id,
+            msg.parent_id,
+            child,
+            "captured",
+            turn.index,
+            f"child {child}'s completion was addressed to execution "
+            f"{msg.parent_execution_id}, which has no schedule {msg.parent_id}: the "
+            "execution failed with 'no matching schedule'",
+        )
     elif verdict == "applied" and origin and link is not None and origin[0] != link.child_instance:
-        yield _misroute(ctx, inst, msg.parent_execution_id, msg.parent_id, origin[0], "captured", turn.index,
-                        f"child {origin[0]}'s completion resolved schedule {msg.parent_id} of "
-                        f"execution {msg.parent_execution_id}, which is child {link.child_instance}")
+        yield _misroute(
+            ctx,
+            inst,
+            msg.parent_execution_id,
+            msg.parent_id,
+            origin[0],
+            "captured",
+            turn.index,
+            f"child {origin[0]}'s completion resolved schedule {msg.parent_id} of "
+            f"execution {msg.parent_execution_id}, which is child {link.child_instance}",
+        )
 
 
 def _misroute(
-    ctx: _Context, inst: Instance, execution: int, event_id: int, child: str,
-    evidence: str, turn: int | None, message: str,
+    ctx: _Context,
+    inst: Instance,
+    execution: int,
+    event_id: int,
+    child: str,
+    evidence: str,
+    turn: int | None,
+    message: str,
 ) -> Finding:
     related = [Ref(role="sent by", instance=child)]
     lk = ctx.model.scheduling_link(child)
     if lk is not None:
-        related.append(Ref(role="scheduled by", instance=lk.parent_instance,
-                           execution=lk.parent_execution, event_id=lk.event_id))
-    return _finding(ctx, kind="misrouted_notification", severity="error", instance=inst.instance_id,
-                    execution=execution, event_id=event_id, related=tuple(related), message=message,
-                    evidence=evidence, turn=turn)
+        related.append(
+            Ref(
+                role="scheduled by",
+                instance=lk.parent_instance,
+                execution=lk.parent_execution,
+                event_id=lk.event_id,
+            )
+        )
+    return _finding(
+        ctx,
+        kind="misrouted_notification",
+        severity="error",
+        instance=inst.instance_id,
+        execution=execution,
+        event_id=event_id,
+        related=tuple(related),
+        message=message,
+        evidence=evidence,
+        turn=turn,
+    )
 
 
 def _inferred_misroute(ctx: _Context, inst: Instance) -> Iterator[Finding]:
@@ -274,25 +325,43 @@ def _inferred_misroute(ctx: _Context, inst: Instance) -> Iterator[Finding]:
             if MISROUTE_TEXT in text:
                 event_id = int(text.split(MISROUTE_TEXT, 1)[1].split()[0].strip(".,"))
                 child = _child_scheduled_elsewhere(ctx, inst, ex.execution_id, event_id)
-                yield _misroute(ctx, inst, ex.execution_id, event_id, child or "an older execution's child",
-                                "inferred", ctx.turn_index(inst.instance_id, ex.execution_id, failed.event_id),
-                                f"a child's completion was addressed to execution {ex.execution_id}, which "
-                                f"has no schedule {event_id}: the execution failed with 'no matching schedule'")
+                yield _misroute(
+                    ctx,
+                    inst,
+                    ex.execution_id,
+                    event_id,
+                    child or "an older execution's child",
+                    "inferred",
+                    ctx.turn_index(inst.instance_id, ex.execution_id, failed.event_id),
+                    f"a child's completion was addressed to execution {ex.execution_id}, which "
+                    f"has no schedule {event_id}: the execution failed with 'no matching schedule'",
+                )
         for event in ex.events:
             if event.type != "SubOrchestrationCompleted" or event.source_event_id is None:
                 continue
-            link = ctx.links_by_schedule.get((inst.instance_id, ex.execution_id, event.source_event_id))
-            child = ctx.model.instances.get(link.child_instance) if link else None
-            if link is None or (link.points_back and child is not None and child.is_terminal):
+            link = ctx.links_by_schedule.get(
+                (inst.instance_id, ex.execution_id, event.source_event_id)
+            )
+            target = ctx.model.instances.get(link.child_instance) if link else None
+            if link is None or (link.points_back and target is not None and target.is_terminal):
                 continue
             other = _child_scheduled_elsewhere(ctx, inst, ex.execution_id, event.source_event_id)
-            yield _misroute(ctx, inst, ex.execution_id, event.source_event_id, other or "another child",
-                            "inferred", ctx.turn_index(inst.instance_id, ex.execution_id, event.event_id),
-                            f"schedule {event.source_event_id} of execution {ex.execution_id} (child "
-                            f"{link.child_instance}) received a completion its child never sent")
+            yield _misroute(
+                ctx,
+                inst,
+                ex.execution_id,
+                event.source_event_id,
+                other or "another child",
+                "inferred",
+                ctx.turn_index(inst.instance_id, ex.execution_id, event.event_id),
+                f"schedule {event.source_event_id} of execution {ex.execution_id} (child "
+                f"{link.child_instance}) received a completion its child never sent",
+            )
 
 
-def _child_scheduled_elsewhere(ctx: _Context, inst: Instance, execution: int, event_id: int) -> str | None:
+def _child_scheduled_elsewhere(
+    ctx: _Context, inst: Instance, execution: int, event_id: int
+) -> str | None:
     for link in ctx.model.children_of(inst.instance_id):
         if link.event_id == event_id and link.parent_execution != execution and link.points_back:
             return link.child_instance
@@ -312,11 +381,22 @@ def child_id_collisions(ctx: _Context) -> Iterator[Finding]:
                 continue
             held = []
             if owner is not None:
-                held.append(Ref(role="held by", instance=owner.parent_instance,
-                                execution=owner.parent_execution, event_id=owner.event_id))
+                held.append(
+                    Ref(
+                        role="held by",
+                        instance=owner.parent_instance,
+                        execution=owner.parent_execution,
+                        event_id=owner.event_id,
+                    )
+                )
             elif child is not None:
                 recorded = link.child_parent
-                held.append(Ref(role="held by", instance=(recorded[0] if recorded and recorded[0] else child_id)))
+                held.append(
+                    Ref(
+                        role="held by",
+                        instance=(recorded[0] if recorded and recorded[0] else child_id),
+                    )
+                )
             fast_failed = _failed_fast(ctx, link)
             severity = "warning" if fast_failed else "error"
             outcome = (
@@ -379,7 +459,9 @@ def stuck_parents(ctx: _Context) -> Iterator[Finding]:
             )
 
 
-def _why_never(ctx: _Context, inst: Instance, ex: Execution, event_id: int, child_id: str) -> str | None:
+def _why_never(
+    ctx: _Context, inst: Instance, ex: Execution, event_id: int, child_id: str
+) -> str | None:
     link = ctx.links_by_schedule.get((inst.instance_id, ex.execution_id, event_id))
     child = ctx.model.instances.get(child_id)
     if child is None:
@@ -408,12 +490,17 @@ def nondeterminism(ctx: _Context) -> Iterator[Finding]:
                 if not isinstance(event, OrchestrationFailed):
                     continue
                 details = event.details
-                if not isinstance(details, ConfigurationError) or MISROUTE_TEXT in (details.message or ""):
+                if not isinstance(details, ConfigurationError) or MISROUTE_TEXT in (
+                    details.message or ""
+                ):
                     continue
                 propagated = any(
-                    isinstance(e, SubOrchestrationFailed) and e.details == details for e in ex.events
+                    isinstance(e, SubOrchestrationFailed) and e.details == details
+                    for e in ex.events
                 )
-                where = "a child diverged and the error propagated" if propagated else "replay diverged"
+                where = (
+                    "a child diverged and the error propagated" if propagated else "replay diverged"
+                )
                 yield _finding(
                     ctx,
                     kind="nondeterminism",
@@ -511,8 +598,11 @@ def duplicate_notifications(ctx: _Context) -> Iterator[Finding]:
             seen: set[tuple[str, int]] = set()
             for event in ex.events:
                 if event.source_event_id is None or event.type not in (
-                    "ActivityCompleted", "ActivityFailed", "TimerFired",
-                    "SubOrchestrationCompleted", "SubOrchestrationFailed",
+                    "ActivityCompleted",
+                    "ActivityFailed",
+                    "TimerFired",
+                    "SubOrchestrationCompleted",
+                    "SubOrchestrationFailed",
                 ):
                     continue
                 key = (event.type, event.source_event_id)
@@ -538,7 +628,11 @@ def never_dispatched(ctx: _Context) -> Iterator[Finding]:
             if turn.result in ("continue", "discarded"):
                 continue
             for event in turn.delta:
-                if event.type not in ("ActivityScheduled", "TimerCreated", "SubOrchestrationScheduled"):
+                if event.type not in (
+                    "ActivityScheduled",
+                    "TimerCreated",
+                    "SubOrchestrationScheduled",
+                ):
                     continue
                 if event.type == "TimerCreated":
                     continue  # a timer that never fires harms nothing once the execution ended
@@ -552,8 +646,8 @@ def never_dispatched(ctx: _Context) -> Iterator[Finding]:
                     execution=turn.execution_id,
                     event_id=event.event_id,
                     message=(
-                        f"{'child' if child else 'activity'} {what!r} was scheduled in the turn that "
-                        f"ended the execution ({turn.result}), so it was never "
+                        f"{'child' if child else 'activity'} {what!r} was scheduled in the "
+                        f"turn that ended the execution ({turn.result}), so it was never "
                         f"{'started' if child else 'run'}"
                     ),
                     evidence=tl.evidence,

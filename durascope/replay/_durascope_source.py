@@ -8,9 +8,9 @@ from collections.abc import Callable
 from durascope.history import (
     Event,
     HistoryDecodeError,
-    WorkItem,
     TurnRecord,
     UnknownEvent,
+    WorkItem,
     event_from_json,
     turn_record_from_json,
     work_item_from_json,
@@ -79,7 +79,9 @@ class StoreReader:
                 progress(count)
         for instance in model.instances.values():
             for execution in instance.executions:
-                execution._events = tuple(grouped.get((instance.instance_id, execution.execution_id), ()))
+                execution._events = tuple(
+                    grouped.get((instance.instance_id, execution.execution_id), ())
+                )
         return count
 
 
@@ -90,8 +92,9 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
     executions: dict[str, list[Execution]] = defaultdict(list)
     for inst, ex, status, output, started, completed, count in db.query(
         "SELECT e.instance_id, e.execution_id, e.status, e.output, e.started_at_ms, "
-        "e.completed_at_ms, (SELECT count(*) FROM history h WHERE h.instance_id = e.instance_id "
-        "AND h.execution_id = e.execution_id) FROM executions e ORDER BY e.instance_id, e.execution_id"
+        "e.completed_at_ms, (SELECT count(*) FROM history h "
+        "WHERE h.instance_id = e.instance_id AND h.execution_id = e.execution_id) "
+        "FROM executions e ORDER BY e.instance_id, e.execution_id"
     ):
         executions[inst].append(
             Execution(

@@ -36,7 +36,7 @@ def open_model(path: str | Path) -> Model:
         tables = db.tables()
         if "durascope_meta" in tables:
             return load_durascope_store(db)
-        if DUROXIDE_TABLES <= tables:
+        if tables >= DUROXIDE_TABLES:
             return load_duroxide_store(db)
     except SourceError:
         db.close()

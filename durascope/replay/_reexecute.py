@@ -160,8 +160,9 @@ def reexecute(model: Model, instance_id: str, code: OrchestrationResolver) -> Re
             return Reexecution(
                 instance_id,
                 checked,
-                Divergence(instance_id, turn.execution_id, turn, turn.delta, (), 0,
-                           outcome.abandon_reason),
+                Divergence(
+                    instance_id, turn.execution_id, turn, turn.delta, (), 0, outcome.abandon_reason
+                ),
                 timeline.evidence,
             )
         recorded = [_comparable(e) for e in turn.delta]

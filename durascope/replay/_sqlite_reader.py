@@ -6,8 +6,9 @@ writing while the debugger reads.  A read-only connection to a WAL database
 still creates the ``-wal`` and ``-shm`` files beside it when they are missing,
 so when neither exists (no writer has the file open) the file is opened
 ``immutable=1`` instead, which creates nothing; ``data_version`` then watches
-the file itself, so a watcher notices a writer arriving and reopens.  Plain ``sqlite3`` rather than aiosqlite: the
-debugger's reads are bulk and synchronous (``durascope.open`` must work in a
+the file itself, so a watcher notices a writer arriving and reopens.
+
+Plain ``sqlite3`` rather than aiosqlite: the debugger's reads are bulk and synchronous (``durascope.open`` must work in a
 notebook without touching its event loop), and a thread hop per query would only
 slow them down; the TUI runs them in thread workers.
 """
@@ -32,9 +33,7 @@ class ReadOnlyDatabase:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         resolved = Path(path).resolve()
-        self.immutable = not (
-            Path(f"{resolved}-wal").exists() or Path(f"{resolved}-shm").exists()
-        )
+        self.immutable = not (Path(f"{resolved}-wal").exists() or Path(f"{resolved}-shm").exists())
         mode = "immutable=1" if self.immutable else "mode=ro"
         uri = f"file:{quote(str(resolved))}?{mode}"
         try:

@@ -105,7 +105,11 @@ class ExecutionFold:
         """An independent copy (dicts copied; schedules are immutable)."""
         other = ExecutionFold(self.instance_id, self.execution_id)
         other.applied = self.applied
-        other.status, other.output, other.custom_status = self.status, self.output, self.custom_status
+        other.status, other.output, other.custom_status = (
+            self.status,
+            self.output,
+            self.custom_status,
+        )
         other.schedules = dict(self.schedules)
         other.waiting = {k: list(v) for k, v in self.waiting.items()}
         other.undelivered = list(self.undelivered)
@@ -173,7 +177,9 @@ class ExecutionFold:
         )
 
 
-def fold(instance_id: str, execution_id: int, events: tuple[Event, ...] | list[Event]) -> ExecutionState:
+def fold(
+    instance_id: str, execution_id: int, events: tuple[Event, ...] | list[Event]
+) -> ExecutionState:
     """The state after all of ``events``."""
     f = ExecutionFold(instance_id, execution_id)
     for event in events:

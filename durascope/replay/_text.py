@@ -10,7 +10,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_text(value: object, limit: int | None = None) -> str:
-    """``str(value)`` with control characters (terminal escapes) shown as ``\\xNN``.
+    r"""``str(value)`` with control characters (terminal escapes) shown as ``\xNN``.
 
     Ids and payloads come from production stores and may carry escape sequences;
     printing them raw could rewrite the user's terminal.

@@ -14,19 +14,27 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from durascope.history import (
+    ActivityCompleted,
     ActivityCompletedItem,
+    ActivityFailed,
     ActivityFailedItem,
     CancelInstance,
     ContinueAsNew,
     Event,
+    ExternalEvent,
     ExternalRaised,
     MessageVerdict,
+    OrchestrationCancelRequested,
     OrchestrationStarted,
+    QueueEventDelivered,
     QueueMessage,
     SentWorkItem,
     StartOrchestration,
     SubOrchCompleted,
+    SubOrchestrationCompleted,
+    SubOrchestrationFailed,
     SubOrchFailed,
+    TimerFired,
     TimerFiredItem,
     TurnRecord,
     TurnResult,
@@ -148,7 +156,9 @@ class Timeline:
     def turn_of_event(self, execution_id: int, event_id: int) -> Turn | None:
         """The turn that appended an event."""
         for turn in self.turns:
-            if turn.execution_id == execution_id and any(e.event_id == event_id for e in turn.delta):
+            if turn.execution_id == execution_id and any(
+                e.event_id == event_id for e in turn.delta
+            ):
                 return turn
         return None
 
@@ -181,9 +191,9 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
         events = by_exec.get(record.execution_id, {})
         delta = tuple(events[i] for i in record.delta_event_ids if i in events)
         if delta:
-            progress[record.execution_id] = max(progress.get(record.execution_id, 0), max(
-                e.event_id for e in delta
-            ))
+            progress[record.execution_id] = max(
+                progress.get(record.execution_id, 0), max(e.event_id for e in delta)
+            )
         turns.append(
             Turn(
                 instance_id=instance.instance_id,
@@ -266,7 +276,6 @@ def _message_for(instance: Instance, execution_id: int, event: Event) -> WorkIte
     """The work item that must have produced a message-derived event."""
     iid = instance.instance_id
     src = event.source_event_id or 0
-    t = event.type
     if isinstance(event, OrchestrationStarted):
         if execution_id > 1:
             return ContinueAsNew(instance=iid, orchestration=event.name, input=event.input)
@@ -279,20 +288,36 @@ def _message_for(instance: Instance, execution_id: int, event: Event) -> WorkIte
             parent_id=event.parent_id,
             parent_execution_id=event.parent_execution_id,
         )
-    if t == "ActivityCompleted":
-        return ActivityCompletedItem(instance=iid, execution_id=execution_id, id=src, result=event.result)  # type: ignore[union-attr]
-    if t == "ActivityFailed":
-        return ActivityFailedItem(instance=iid, execution_id=execution_id, id=src, details=event.details)  # type: ignore[union-attr]
-    if t == "TimerFired":
-        return TimerFiredItem(instance=iid, execution_id=execution_id, id=src, fire_at_ms=event.fire_at_ms)  # type: ignore[union-attr]
-    if t == "SubOrchestrationCompleted":
-        return SubOrchCompleted(parent_instance=iid, parent_execution_id=execution_id, parent_id=src, result=event.result)  # type: ignore[union-attr]
-    if t == "SubOrchestrationFailed":
-        return SubOrchFailed(parent_instance=iid, parent_execution_id=execution_id, parent_id=src, details=event.details)  # type: ignore[union-attr]
-    if t == "ExternalEvent":
-        return ExternalRaised(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
-    if t == "ExternalEventPersistent":
-        return QueueMessage(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
-    if t == "OrchestrationCancelRequested":
-        return CancelInstance(instance=iid, reason=event.reason)  # type: ignore[union-attr]
+    if isinstance(event, ActivityCompleted):
+        return ActivityCompletedItem(
+            instance=iid, execution_id=execution_id, id=src, result=event.result
+        )
+    if isinstance(event, ActivityFailed):
+        return ActivityFailedItem(
+            instance=iid, execution_id=execution_id, id=src, details=event.details
+        )
+    if isinstance(event, TimerFired):
+        return TimerFiredItem(
+            instance=iid, execution_id=execution_id, id=src, fire_at_ms=event.fire_at_ms
+        )
+    if isinstance(event, SubOrchestrationCompleted):
+        return SubOrchCompleted(
+            parent_instance=iid,
+            parent_execution_id=execution_id,
+            parent_id=src,
+            result=event.result,
+        )
+    if isinstance(event, SubOrchestrationFailed):
+        return SubOrchFailed(
+            parent_instance=iid,
+            parent_execution_id=execution_id,
+            parent_id=src,
+            details=event.details,
+        )
+    if isinstance(event, ExternalEvent):
+        return ExternalRaised(instance=iid, name=event.name, data=event.data)
+    if isinstance(event, QueueEventDelivered):
+        return QueueMessage(instance=iid, name=event.name, data=event.data)
+    if isinstance(event, OrchestrationCancelRequested):
+        return CancelInstance(instance=iid, reason=event.reason)
     return None

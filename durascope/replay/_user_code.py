@@ -45,7 +45,9 @@ class _RecordingRuntime:
     register_activity_typed = register_activity
 
     def register_orchestration(self, name: str, fn: Any = None) -> Any:
-        return self._register(lambda f: self._registry.add_orchestration(name, f, DEFAULT_VERSION), fn)
+        return self._register(
+            lambda f: self._registry.add_orchestration(name, f, DEFAULT_VERSION), fn
+        )
 
     register_orchestration_typed = register_orchestration
 

@@ -19,9 +19,9 @@ from durascope.history import (
     OrchestrationStarted,
     QueueMessage,
     StartOrchestration,
+    SubOrchCompleted,
     SubOrchestrationPolicy,
     SubOrchFailed,
-    SubOrchCompleted,
 )
 from durascope.replay._bundle import select_tree
 from durascope.replay._model import Model
@@ -70,9 +70,7 @@ class WhatIf:
                 legacy.misrouted,
                 legacy.filtered,
             ):
-                lines.append(
-                    f"{label}: legacy {describe(legacy)}; fixed {describe(fixed)}"
-                )
+                lines.append(f"{label}: legacy {describe(legacy)}; fixed {describe(fixed)}")
         return lines
 
 
@@ -113,13 +111,19 @@ def _collect_inputs(model: Model, root_id: str) -> list[_Input]:
         for ex in inst.executions:
             for event in ex.events:
                 item: Any = None
-                if isinstance(event, OrchestrationStarted) and ex.execution_id == 1 and not event.parent_instance:
+                if (
+                    isinstance(event, OrchestrationStarted)
+                    and ex.execution_id == 1
+                    and not event.parent_instance
+                ):
                     item = StartOrchestration(
                         instance=iid, orchestration=event.name, input=event.input
                     )
                 elif event.type == "ExternalEvent":
                     item = ExternalRaised(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
-                elif event.type == "ExternalEventPersistent" and not _carried(ex.events, event.event_id):
+                elif event.type == "ExternalEventPersistent" and not _carried(
+                    ex.events, event.event_id
+                ):
                     item = QueueMessage(instance=iid, name=event.name, data=event.data)  # type: ignore[union-attr]
                 elif event.type == "OrchestrationCancelRequested" and event.reason not in (  # type: ignore[union-attr]
                     "parent canceled",
@@ -149,7 +153,11 @@ def _carried(events: Any, event_id: int) -> bool:
     return False
 
 
-def _address(sim: Simulation, target: tuple[str, tuple[tuple[str, int, int], ...]], recorded_ids: dict[str, str]) -> str | None:
+def _address(
+    sim: Simulation,
+    target: tuple[str, tuple[tuple[str, int, int], ...]],
+    recorded_ids: dict[str, str],
+) -> str | None:
     root, path = target
     current = root
     for _parent, execution, event_id in path:
@@ -171,7 +179,9 @@ def _address(sim: Simulation, target: tuple[str, tuple[tuple[str, int, int], ...
     return current
 
 
-def what_if(model: Model, instance_id: str, code: Registry, *, horizon_ms: int = 3_600_000) -> WhatIf:
+def what_if(
+    model: Model, instance_id: str, code: Registry, *, horizon_ms: int = 3_600_000
+) -> WhatIf:
     """Run the instance's tree under both policies and compare outcomes."""
     root, _ = _path_of(model, instance_id)
     inputs = _collect_inputs(model, root)
@@ -201,7 +211,8 @@ def what_if(model: Model, instance_id: str, code: Registry, *, horizon_ms: int =
                 for t in sim.turns
                 if t.instance == iid
                 for v in t.messages
-                if v.verdict == "filtered" and isinstance(v.message, SubOrchCompleted | SubOrchFailed)
+                if v.verdict == "filtered"
+                and isinstance(v.message, SubOrchCompleted | SubOrchFailed)
             )
             misrouted = any(
                 "no matching schedule for sub-orchestration" in (state.outputs.get(ex) or "")
@@ -234,7 +245,11 @@ def _label(sim: Simulation, instance_id: str) -> str:
             full = f"{parent}::{inst}" if m else inst
             first = state.executions.get(1, [])
             started = first[0] if first else None
-            if full == instance_id and isinstance(started, OrchestrationStarted) and started.parent_id == e.event_id:
+            if (
+                full == instance_id
+                and isinstance(started, OrchestrationStarted)
+                and started.parent_id == e.event_id
+            ):
                 if m:
                     return f"{_label(sim, parent)}::{child_suffix('fixed', execution, e.event_id)}"
                 return instance_id

@@ -32,6 +32,7 @@ SCHEDULE_KINDS = {
     "CustomStatusUpdated": "custom_status",
 }
 
+
 @dataclass
 class Action:
     """One thing the code asked for, waiting to be matched with a history event."""
@@ -71,7 +72,7 @@ def leaf_for(task: Any) -> LeafFuture:
 
 
 def action_matches(action: Action, event: Event) -> bool:
-    """duroxide's ``action_matches_event_kind``: may this action own this schedule event?"""
+    """Duroxide's ``action_matches_event_kind``: may this action own this schedule event?"""
     kind = SCHEDULE_KINDS[event.type]
     if action.kind != kind:
         return False
@@ -93,6 +94,8 @@ def action_matches(action: Action, event: Event) -> bool:
         )
     if isinstance(task, DetachedStartTask):
         return isinstance(event, OrchestrationChained) and (
-            task.name == event.name and task.instance == event.instance and task.input == event.input
+            task.name == event.name
+            and task.instance == event.instance
+            and task.input == event.input
         )
     return True  # timers match by position, custom status by kind

@@ -150,7 +150,9 @@ class Client:
             if state.status in ("Completed", "Failed"):
                 return state
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"instance {instance_id!r} still {state.status} after {timeout_s}s")
+                raise TimeoutError(
+                    f"instance {instance_id!r} still {state.status} after {timeout_s}s"
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.05)
 

@@ -26,8 +26,15 @@ from durascope.runtime._runtime import Runtime as AsyncRuntime
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._tasks import decode_payload
 
-_ENVELOPE = ("event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
-             "duroxide_version", "type")
+_ENVELOPE = (
+    "event_id",
+    "source_event_id",
+    "instance_id",
+    "execution_id",
+    "timestamp_ms",
+    "duroxide_version",
+    "type",
+)
 
 
 class SqliteProvider:
@@ -64,7 +71,7 @@ class SqliteProvider:
 
 
 class Runtime:
-    """duroxide-python's ``Runtime``: register code, ``start()`` (returns at once), ``shutdown()``."""
+    """duroxide-python's ``Runtime``: register code, ``start()`` (returns), ``shutdown()``."""
 
     def __init__(self, provider: SqliteProvider, options: RuntimeOptions | None = None) -> None:
         self._provider = provider
@@ -72,13 +79,15 @@ class Runtime:
 
     def register_activity(self, name: str, fn: Callable[..., Any] | None = None) -> Any:
         """Register an activity ``fn(ctx, input)``; usable as a decorator."""
+        if fn is None:
+            return self._runtime.register_activity(name)
         return self._runtime.register_activity(name, fn)
 
     register_activity_typed = register_activity
 
     def register_orchestration(self, name: str, fn: Callable[..., Any] | None = None) -> Any:
         """Register an orchestration generator ``fn(ctx, input)``; usable as a decorator."""
-        return self._runtime.register_orchestration(name, fn, version=DEFAULT_VERSION)
+        return self.register_orchestration_versioned(name, DEFAULT_VERSION, fn)
 
     register_orchestration_typed = register_orchestration
 
@@ -86,6 +95,8 @@ class Runtime:
         self, name: str, version: str, fn: Callable[..., Any] | None = None
     ) -> Any:
         """Register a specific version of an orchestration; usable as a decorator."""
+        if fn is None:
+            return self._runtime.register_orchestration(name, version=version)
         return self._runtime.register_orchestration(name, fn, version=version)
 
     register_orchestration_versioned_typed = register_orchestration_versioned
@@ -111,7 +122,10 @@ class OrchestrationResult:
         self.custom_status_version = state.custom_status_version
 
     def __repr__(self) -> str:
-        return f"OrchestrationResult(status={self.status!r}, output={self.output!r}, error={self.error!r})"
+        return (
+            f"OrchestrationResult(status={self.status!r}, output={self.output!r}, "
+            f"error={self.error!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +169,11 @@ class InstanceTree:
 
 
 class HistoryEvent:
-    """duroxide-python's ``Event`` (``event_id``, ``kind``, ``source_event_id``,
-    ``timestamp_ms``, ``data``) plus ``raw``: the event's full duroxide JSON."""
+    """duroxide-python's ``Event``, plus ``raw``: the event's full duroxide JSON.
+
+    Attributes: ``event_id``, ``kind``, ``source_event_id``, ``timestamp_ms``, ``data``
+    (duroxide's shape) and ``raw``.
+    """
 
     def __init__(self, event: Event) -> None:
         self.raw: dict[str, Any] = event_to_dict(event)
@@ -231,7 +248,9 @@ class Client:
         """The instance's status with its output parsed from JSON."""
         return OrchestrationResult(self._run(self._client.get_status(instance_id)))
 
-    def wait_for_orchestration(self, instance_id: str, timeout_ms: int = 30000) -> OrchestrationResult:
+    def wait_for_orchestration(
+        self, instance_id: str, timeout_ms: int = 30000
+    ) -> OrchestrationResult:
         """Wait for completion or failure; ``RuntimeError`` on timeout, as duroxide."""
         try:
             state = self._run(self._client.wait_for_orchestration(instance_id, timeout_ms / 1000))

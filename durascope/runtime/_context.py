@@ -169,7 +169,9 @@ class OrchestrationContext:
 
     # Typed variants (duroxide-python names): inputs that are strings pass through.
 
-    def schedule_activity_typed(self, name: str, input: Any = None, result_type: Any = None) -> ActivityTask:  # noqa: E501
+    def schedule_activity_typed(
+        self, name: str, input: Any = None, result_type: Any = None
+    ) -> ActivityTask:
         """Like ``schedule_activity``; a string input is passed through as JSON text."""
         return ActivityTask(name=name, input=_encode_typed(input))
 

@@ -9,6 +9,7 @@ visibility time so due timers are picked up on time without busy polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -82,10 +83,8 @@ class Wakeup:
     async def wait(self, idle_rounds: int) -> None:
         """Wait for a signal, at most a few ms on the first idle rounds, then longer."""
         timeout = min(0.001 * 2**idle_rounds, self._max_wait)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
         self._event.clear()
 
 
@@ -185,9 +184,7 @@ class Dispatchers:
             )
         except Exception:  # a bug must not kill the dispatcher: retry, then poison
             _log.exception("turn for %s raised; abandoning the batch", batch.instance)
-            await self.store.abandon_orchestration_batch(
-                batch, delay_ms=1000, now_ms=now_ms()
-            )
+            await self.store.abandon_orchestration_batch(batch, delay_ms=1000, now_ms=now_ms())
             return None
         if outcome.abandon_delay_ms is not None:
             _log.warning("%s: %s", batch.instance, outcome.abandon_reason)

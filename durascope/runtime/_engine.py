@@ -151,7 +151,7 @@ class _Turn(TurnBuilder):
         return self._finalize(started, replay, abort)
 
     def _prepare_completions(self) -> ErrorDetails | None:
-        """duroxide's ``prep_completions``: filter, dedupe, check, materialize."""
+        """Duroxide's ``prep_completions``: filter, dedupe, check, materialize."""
         inp = self.inp
         abort: ErrorDetails | None = None
         known = {e.event_id: e for e in self.history}
@@ -383,7 +383,10 @@ class _Turn(TurnBuilder):
             )
         if isinstance(task, DetachedStartTask):
             return StartOrchestration(
-                instance=task.instance, orchestration=task.name, input=task.input, version=task.version
+                instance=task.instance,
+                orchestration=task.name,
+                input=task.input,
+                version=task.version,
             )
         return None  # waits and dequeues need no work item
 
@@ -397,7 +400,12 @@ def _completion_facts(msg: OrchestratorItem) -> tuple[int, int, str, str]:
     if isinstance(msg, TimerFiredItem):
         return msg.execution_id, msg.id, "timer", "TimerFired"
     if isinstance(msg, SubOrchCompleted):
-        return msg.parent_execution_id, msg.parent_id, "suborchestration", "SubOrchestrationCompleted"
+        return (
+            msg.parent_execution_id,
+            msg.parent_id,
+            "suborchestration",
+            "SubOrchestrationCompleted",
+        )
     assert isinstance(msg, SubOrchFailed)
     return msg.parent_execution_id, msg.parent_id, "suborchestration", "SubOrchestrationFailed"
 
@@ -410,7 +418,7 @@ _KIND_OF_SCHEDULE = {
 
 
 def _schedule_problem(schedule: Event | None, kind: str, source: int) -> str | None:
-    """duroxide's schedule check: the message must point at a schedule of its kind."""
+    """Duroxide's schedule check: the message must point at a schedule of its kind."""
     found = _KIND_OF_SCHEDULE.get(schedule.type) if schedule is not None else None
     if found == kind:
         return None

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from durascope.runtime._client import Client
 from durascope.runtime._dispatchers import Dispatchers, RuntimeOptions
-from durascope.runtime._registry import DEFAULT_VERSION, ActivityFn, Registry
-from durascope.runtime._replayer import OrchestrationFn
+from durascope.runtime._registry import DEFAULT_VERSION, Registry
 from durascope.runtime._store import SqliteStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,31 +45,37 @@ class Runtime:
         """Open (or create) a store file and build a runtime on it."""
         return cls(await SqliteStore.open(path), options)
 
-    def register_activity(self, name: str, fn: ActivityFn | None = None) -> Any:
+    @overload
+    def register_activity(self, name: str) -> Callable[[F], F]: ...
+    @overload
+    def register_activity(self, name: str, fn: F) -> F: ...
+
+    def register_activity(self, name: str, fn: F | None = None) -> F | Callable[[F], F]:
         """Register an activity; usable as ``@runtime.register_activity("name")``."""
-        if fn is not None:
-            self.registry.add_activity(name, fn)
-            return fn
 
         def decorator(func: F) -> F:
             self.registry.add_activity(name, func)
             return func
 
-        return decorator
+        return decorator(fn) if fn is not None else decorator
+
+    @overload
+    def register_orchestration(
+        self, name: str, *, version: str = DEFAULT_VERSION
+    ) -> Callable[[F], F]: ...
+    @overload
+    def register_orchestration(self, name: str, fn: F, *, version: str = DEFAULT_VERSION) -> F: ...
 
     def register_orchestration(
-        self, name: str, fn: OrchestrationFn | None = None, *, version: str = DEFAULT_VERSION
-    ) -> Any:
+        self, name: str, fn: F | None = None, *, version: str = DEFAULT_VERSION
+    ) -> F | Callable[[F], F]:
         """Register an orchestration generator; usable as a decorator."""
-        if fn is not None:
-            self.registry.add_orchestration(name, fn, version)
-            return fn
 
         def decorator(func: F) -> F:
             self.registry.add_orchestration(name, func, version)
             return func
 
-        return decorator
+        return decorator(fn) if fn is not None else decorator
 
     def client(self) -> Client:
         """A client on the same store and policy."""

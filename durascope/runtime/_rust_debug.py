@@ -92,8 +92,15 @@ _RUST_EVENT_NAMES = {
     "ExternalSubscribedPersistentCancelled": "QueueSubscriptionCancelled",
 }
 _ENVELOPE_FIELDS = frozenset(
-    {"event_id", "source_event_id", "instance_id", "execution_id", "timestamp_ms",
-     "duroxide_version", "type"}
+    {
+        "event_id",
+        "source_event_id",
+        "instance_id",
+        "execution_id",
+        "timestamp_ms",
+        "duroxide_version",
+        "type",
+    }
 )
 
 

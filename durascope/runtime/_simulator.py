@@ -91,7 +91,9 @@ class Simulation:
 
     # Client-side operations.
 
-    def start(self, instance: str, name: str, input: Any = None, version: str | None = None) -> None:
+    def start(
+        self, instance: str, name: str, input: Any = None, version: str | None = None
+    ) -> None:
         """Start a root instance (reserved child ids are rejected under the fixed policy)."""
         if self.policy == "fixed":
             check_root_instance_id(instance)
@@ -159,7 +161,9 @@ class Simulation:
         self.run_turn(instance, batch)
         return True
 
-    def run_turn(self, instance: str, batch: list[tuple[int, int, OrchestratorItem]]) -> TurnOutcome:
+    def run_turn(
+        self, instance: str, batch: list[tuple[int, int, OrchestratorItem]]
+    ) -> TurnOutcome:
         """Run one turn for ``instance`` over ``batch`` and apply its outcome."""
         state = self.instances.get(instance)
         attempt = self._attempts.get(instance, 0) + 1
@@ -200,7 +204,9 @@ class Simulation:
         number = self._turn_numbers.get(instance, 0) + 1
         self._turn_numbers[instance] = number
         self.turns.append(
-            outcome.record(turn=number, timestamp_ms=self.now_ms, policy=self.policy, attempt=attempt)
+            outcome.record(
+                turn=number, timestamp_ms=self.now_ms, policy=self.policy, attempt=attempt
+            )
         )
         return outcome
 

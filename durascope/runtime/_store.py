@@ -578,5 +578,3 @@ class SqliteStore:
 
     async def _select_column(self, statement: str, params: Any) -> list[Any]:
         return [r[0] for r in await self._select(statement, params)]
-
-

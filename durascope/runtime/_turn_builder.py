@@ -77,9 +77,7 @@ class TurnBuilder:
         self.delta.append(event)
         return event
 
-    def _verdict(
-        self, index: int, verdict: str, reason: str, event_id: int | None = None
-    ) -> None:
+    def _verdict(self, index: int, verdict: str, reason: str, event_id: int | None = None) -> None:
         self.verdicts[index] = MessageVerdict(
             message=self.inp.messages[index], verdict=verdict, reason=reason, event_id=event_id
         )  # type: ignore[arg-type]
@@ -172,9 +170,13 @@ class TurnBuilder:
     def _subscription_breadcrumbs(self, replay: ReplayResult) -> None:
         for leaf in replay.open_subscriptions:
             if leaf.kind == "external":
-                self._append(ExternalSubscribedCancelled, leaf.schedule_id, reason="orchestration_terminal")
+                self._append(
+                    ExternalSubscribedCancelled, leaf.schedule_id, reason="orchestration_terminal"
+                )
             else:
-                self._append(QueueSubscriptionCancelled, leaf.schedule_id, reason="orchestration_terminal")
+                self._append(
+                    QueueSubscriptionCancelled, leaf.schedule_id, reason="orchestration_terminal"
+                )
 
     def _terminal_activity_cancels(self, result: str) -> list[int]:
         full = list(self.history) + self.delta
@@ -200,7 +202,11 @@ class TurnBuilder:
             e.source_event_id
             for e in full
             if e.type
-            in ("SubOrchestrationCompleted", "SubOrchestrationFailed", "SubOrchestrationCancelRequested")
+            in (
+                "SubOrchestrationCompleted",
+                "SubOrchestrationFailed",
+                "SubOrchestrationCancelRequested",
+            )
         }
         return [
             CancelInstance(
@@ -247,7 +253,7 @@ class TurnBuilder:
         )
 
     def _fast_ack(self, started: OrchestrationStarted | None) -> TurnOutcome:
-        """duroxide's terminal fast-ack, plus the fix's fail-fast for foreign starts."""
+        """Duroxide's terminal fast-ack, plus the fix's fail-fast for foreign starts."""
         notifications: list[OrchestratorItem] = []
         for i, msg in enumerate(self.inp.messages):
             if (
@@ -283,9 +289,7 @@ class TurnBuilder:
             self._verdict(i, "discarded", "instance terminal")
         return self._outcome(result="discarded", orchestrator_items=tuple(notifications))
 
-    def _poison(
-        self, start: Any, started: OrchestrationStarted | None
-    ) -> TurnOutcome:
+    def _poison(self, start: Any, started: OrchestrationStarted | None) -> TurnOutcome:
         inp = self.inp
         if started is None:
             if start is None:
@@ -305,7 +309,9 @@ class TurnBuilder:
             message=batch,
         )
         self._append(OrchestrationFailed, details=details)
-        self._all_verdicts("aborted", f"poison: fetched {inp.attempt} times (max {inp.max_attempts})")
+        self._all_verdicts(
+            "aborted", f"poison: fetched {inp.attempt} times (max {inp.max_attempts})"
+        )
         notify = self._notify_parent(started, "failed", None, details)
         return self._outcome(
             result="poisoned",
@@ -337,9 +343,11 @@ class TurnBuilder:
         )
         self._all_verdicts("aborted", "poison: history could not be decoded")
         return self._outcome(
-            result="poisoned", status="Failed", output=display_message(details), error=inp.history_error
+            result="poisoned",
+            status="Failed",
+            output=display_message(details),
+            error=inp.history_error,
         )
-
 
 
 def next_event_id(history: tuple[Event, ...]) -> int:

@@ -46,7 +46,9 @@ async def wait_running(client: Client, instance_id: str, timeout_s: float = 5.0)
         await asyncio.sleep(0.01)
 
 
-async def wait_custom_status(client: Client, instance_id: str, value: str, timeout_s: float = 5.0) -> None:
+async def wait_custom_status(
+    client: Client, instance_id: str, value: str, timeout_s: float = 5.0
+) -> None:
     """Wait until an instance reports a custom status (a point its code reached)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while (await client.get_status(instance_id)).custom_status != value:

@@ -24,9 +24,7 @@ async def settle(store: SqliteStore, *, quiet_s: float = 0.3, timeout_s: float =
     while time.monotonic() < deadline:
         now = int(time.time() * 1000)
         due = [
-            m
-            for m in await store.pending_orchestrator_messages()
-            if m.visible_at_ms <= now + 50
+            m for m in await store.pending_orchestrator_messages() if m.visible_at_ms <= now + 50
         ]
         work = await store.pending_work_items()
         if due or work:

@@ -68,7 +68,12 @@ class GraphBuilder:
             owned = link is not None and (
                 link.points_back or (link.child_parent or (None,))[0] == link.parent_instance
             )
-            if link is not None and owned and link.parent_instance in chosen and link.parent_instance != iid:
+            if (
+                link is not None
+                and owned
+                and link.parent_instance in chosen
+                and link.parent_instance != iid
+            ):
                 self.tree[iid] = link
         self.kids: dict[tuple[str, int], list[ChildLink]] = defaultdict(list)
         for link in sorted(
@@ -80,10 +85,14 @@ class GraphBuilder:
                 self.kids[(link.parent_instance, link.parent_execution)].append(link)
         self.receipts: dict[tuple[str, int], dict[int | None, str]] = {}
         self.collisions = {
-            (f.instance, f.execution, f.event_id): f for f in findings if f.kind == "child_id_collision"
+            (f.instance, f.execution, f.event_id): f
+            for f in findings
+            if f.kind == "child_id_collision"
         }
         self.misrouted = {
-            (f.instance, f.execution, f.event_id) for f in findings if f.kind == "misrouted_notification"
+            (f.instance, f.execution, f.event_id)
+            for f in findings
+            if f.kind == "misrouted_notification"
         }
         self.pinned = {(f.instance, f.execution) for f in findings} | {
             (r.instance, r.execution) for f in findings for r in f.related
@@ -150,7 +159,9 @@ class GraphBuilder:
 
     def _missing(self, iid: str, status: str, note: str, name: str = "") -> str:
         """A box for an instance with no execution to draw (never started, unknown, empty)."""
-        return self._add(GraphNode(f"missing:{iid}", "missing", iid, name=name, status=status, notes=(note,)))
+        return self._add(
+            GraphNode(f"missing:{iid}", "missing", iid, name=name, status=status, notes=(note,))
+        )
 
     def _edge(
         self, source: str, target: str, kind: EdgeKind, label: str, hl: bool = False, **kw: object
@@ -284,8 +295,12 @@ class GraphBuilder:
                 or link.child_instance not in self.first
             ):
                 continue
-            found = self.collisions.get((link.parent_instance, link.parent_execution, link.event_id))
-            fast = found is not None and found.severity == "warning"  # the fix fails the parent fast
+            found = self.collisions.get(
+                (link.parent_instance, link.parent_execution, link.event_id)
+            )
+            fast = (
+                found is not None and found.severity == "warning"
+            )  # the fix fails the parent fast
             outcome = "failed fast" if fast else "start discarded"
             hl = touch is not None and touch.scheduled_here(source, link.event_id)
             self._edge(
@@ -308,14 +323,17 @@ class GraphBuilder:
         key = (link.parent_instance, link.parent_execution)
         if key not in self.receipts:  # indexed once per execution: fan-outs can be wide
             ex = self.model.instances[link.parent_instance].execution(link.parent_execution)
-            self.receipts[key] = {e.source_event_id: e.type for e in ex.events if e.type in COMPLETIONS}
+            self.receipts[key] = {
+                e.source_event_id: e.type for e in ex.events if e.type in COMPLETIONS
+            }
         got = self.receipts[key].get(link.event_id)
         if got is None or (*key, link.event_id) in self.misrouted:
             return  # never answered, or answered by a completion that was not this child's
         word = "completed" if got == "SubOrchestrationCompleted" else "failed"
         touch = self.touch
         hl = touch is not None and (
-            (target == touch.node and link.event_id in touch.received) or touch.answered(link.child_instance)
+            (target == touch.node and link.event_id in touch.received)
+            or touch.answered(link.child_instance)
         )
         self._edge(
             self.last[link.child_instance],
@@ -331,7 +349,10 @@ class GraphBuilder:
     def _finding_edges(self) -> None:
         touch = self.touch
         for f in self.findings:
-            if f.kind not in ("filtered_notification", "misrouted_notification") or f.execution is None:
+            if (
+                f.kind not in ("filtered_notification", "misrouted_notification")
+                or f.execution is None
+            ):
                 continue
             refs = {r.role: r for r in f.related}
             child = refs.get("child") or refs.get("sent by")
@@ -403,14 +424,22 @@ class GraphBuilder:
             if open_waits:
                 more = " ..." if len(open_waits) > 2 else ""
                 self._mark(
-                    nid, "waiting", f"waiting on {len(open_waits)}: " + ", ".join(open_waits[:2]) + more
+                    nid,
+                    "waiting",
+                    f"waiting on {len(open_waits)}: " + ", ".join(open_waits[:2]) + more,
                 )
         if self.turn is not None and self.touch is not None:
-            self._mark(self.touch.node, "turn", f"this turn: #{self.turn.number} ({self.turn.result})")
+            self._mark(
+                self.touch.node, "turn", f"this turn: #{self.turn.number} ({self.turn.result})"
+            )
 
     def _waits(self, iid: str) -> list[str]:
         inst = self.model.instances[iid]
-        if inst.is_terminal or not inst.executions or execution_status(inst.execution()) != "Running":
+        if (
+            inst.is_terminal
+            or not inst.executions
+            or execution_status(inst.execution()) != "Running"
+        ):
             return []
         ex = inst.execution()
         state = fold(iid, ex.execution_id, ex.events)

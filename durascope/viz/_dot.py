@@ -41,7 +41,12 @@ EDGE_STYLE: dict[EdgeKind, dict[str, str]] = {
     "spawn": {"color": BLUE, "style": "solid", "arrowhead": "normal"},
     "delivery": {"color": GREEN, "style": "dashed", "arrowhead": "empty"},
     "filtered": {"color": GREY, "style": "dotted", "arrowhead": "tee", "penwidth": "1.5"},
-    "misrouted": {"color": VERMILLION, "style": "bold,dashed", "arrowhead": "diamond", "penwidth": "2"},
+    "misrouted": {
+        "color": VERMILLION,
+        "style": "bold,dashed",
+        "arrowhead": "diamond",
+        "penwidth": "2",
+    },
     "collision": {"color": PURPLE, "style": "bold", "arrowhead": "odot", "penwidth": "2"},
 }
 

@@ -232,7 +232,9 @@ def execution_status(execution: Execution) -> str:
             return "ContinuedAsNew"
         if isinstance(event, OrchestrationFailed):
             details = event.details
-            cancelled = isinstance(details, ApplicationError) and isinstance(details.kind, Cancelled)
+            cancelled = isinstance(details, ApplicationError) and isinstance(
+                details.kind, Cancelled
+            )
             return "Cancelled" if cancelled else "Failed"
     return execution.status
 
@@ -289,7 +291,9 @@ def build_graph(
         title += " - focus: " + ", ".join(focus_ids)
     from durascope.viz._build import GraphBuilder  # the builder needs these classes: import late
 
-    builder = GraphBuilder(model, selected, relevant, (max_executions, max_children), turn, set(focus_ids))
+    builder = GraphBuilder(
+        model, selected, relevant, (max_executions, max_children), turn, set(focus_ids)
+    )
     return builder.build(safe_text(title, 160), focus_ids)
 
 
@@ -316,7 +320,9 @@ class TurnChange:
         return cls(
             instance_id=turn.instance_id,
             node=execution_node_id(turn.instance_id, turn.execution_id),
-            scheduled=frozenset(e.event_id for e in turn.delta if e.type == "SubOrchestrationScheduled"),
+            scheduled=frozenset(
+                e.event_id for e in turn.delta if e.type == "SubOrchestrationScheduled"
+            ),
             received=frozenset(
                 e.source_event_id for e in turn.delta if e.type in COMPLETIONS and e.source_event_id
             ),
@@ -327,7 +333,9 @@ class TurnChange:
                 for v in turn.messages
                 if isinstance(m := v.message, SubOrchCompleted | SubOrchFailed)
             ),
-            finished_child=any(isinstance(s.item, SubOrchCompleted | SubOrchFailed) for s in turn.sent),
+            finished_child=any(
+                isinstance(s.item, SubOrchCompleted | SubOrchFailed) for s in turn.sent
+            ),
         )
 
     def scheduled_here(self, source: str, event_id: int) -> bool:
@@ -340,4 +348,6 @@ class TurnChange:
 
     def chained(self, source: str, target: str) -> bool:
         """A continue-as-new edge this turn ended or started."""
-        return (source == self.node and self.continued) or (target == self.node and self.started_new)
+        return (source == self.node and self.continued) or (
+            target == self.node and self.started_new
+        )

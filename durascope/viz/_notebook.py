@@ -66,7 +66,10 @@ def graph_html(graph: Graph | None) -> tuple[str, str | None]:
         )
         return note, None
     start = svg.find("<svg")
-    return f'<div style="overflow:auto;max-width:100%">{svg[start:] if start >= 0 else svg}</div>', svg
+    return (
+        f'<div style="overflow:auto;max-width:100%">{svg[start:] if start >= 0 else svg}</div>',
+        svg,
+    )
 
 
 def findings_table(findings: Sequence[Finding]) -> str:
@@ -210,7 +213,9 @@ class FindingsDisplay(Displayable, Sequence[Finding]):
 
     def graph(self) -> Graph | None:
         focus = list(
-            dict.fromkeys(f.instance for f in self.items if f.instance in self.session.model.instances)
+            dict.fromkeys(
+                f.instance for f in self.items if f.instance in self.session.model.instances
+            )
         )
         if not focus:
             return None
@@ -236,7 +241,9 @@ class ExecutionDisplay(Displayable):
 
     def summary_html(self) -> str:
         ex = self.execution
-        rows = [(e.event_id, e.type, e.source_event_id or "", event_summary(e, 200)) for e in ex.events]
+        rows = [
+            (e.event_id, e.type, e.source_event_id or "", event_summary(e, 200)) for e in ex.events
+        ]
         return (
             f"<h4>{h(self.instance.instance_id)} execution {ex.execution_id}: {h(execution_status(ex))}</h4>"
             + table(("event", "type", "source", "summary"), rows)
@@ -259,26 +266,40 @@ class TurnDisplay(Displayable):
 
     def graph(self) -> Graph | None:
         return build_graph(
-            self.session.model, focus=self.turn.instance_id, findings=self.session.findings, turn=self.turn
+            self.session.model,
+            focus=self.turn.instance_id,
+            findings=self.session.findings,
+            turn=self.turn,
         )
 
     def findings(self) -> tuple[Finding, ...]:
         """Findings that show at this turn."""
-        return tuple(f for f in self.session.findings_of(self.turn.instance_id) if f.turn == self.index)
+        return tuple(
+            f for f in self.session.findings_of(self.turn.instance_id) if f.turn == self.index
+        )
 
     def summary_html(self) -> str:
         t = self.turn
         state = self.timeline.state_after(self.index)
-        messages = [(type(v.message).__name__, v.verdict, v.reason, v.event_id or "") for v in t.messages]
+        messages = [
+            (type(v.message).__name__, v.verdict, v.reason, v.event_id or "") for v in t.messages
+        ]
         delta = [(e.event_id, e.type, event_summary(e, 200)) for e in t.delta]
-        sent = [(type(s.item).__name__, s.queue, s.target_instance, s.target_execution or "") for s in t.sent]
+        sent = [
+            (type(s.item).__name__, s.queue, s.target_instance, s.target_execution or "")
+            for s in t.sent
+        ]
         schedules = [(s.kind, s.event_id, s.name, s.detail, s.status) for s in state.schedules]
         found = self.findings()
         return (
             f"<h4>{h(t.instance_id)}: turn {t.number} ({self.index + 1} of {len(self.timeline)}), "
             f"execution {t.execution_id}, result {h(t.result)} [{h(t.evidence)}]</h4>"
             + "<b>Messages in</b>"
-            + (table(("message", "verdict", "reason", "event"), messages) if messages else "<p>none</p>")
+            + (
+                table(("message", "verdict", "reason", "event"), messages)
+                if messages
+                else "<p>none</p>"
+            )
             + "<b>Events appended</b>"
             + (table(("event", "type", "summary"), delta) if delta else "<p>none</p>")
             + "<b>Work sent</b>"
@@ -291,7 +312,10 @@ class TurnDisplay(Displayable):
 
     def summary_text(self) -> str:
         t = self.turn
-        verdicts = ", ".join(f"{type(v.message).__name__} {v.verdict}" for v in t.messages) or "no messages"
+        verdicts = (
+            ", ".join(f"{type(v.message).__name__} {v.verdict}" for v in t.messages)
+            or "no messages"
+        )
         lines = [
             safe_text(
                 f"Turn(instance={t.instance_id!r}, {self.index + 1}/{len(self.timeline)}, "

@@ -54,9 +54,13 @@ def render(source: Graph | str, fmt: ImageFormat) -> bytes:
         raise RenderError(f"the Graphviz `dot` program was not found: {INSTALL_HINT}") from None
     except graphviz.CalledProcessError as exc:
         stderr = (
-            exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+            exc.stderr.decode("utf-8", "replace")
+            if isinstance(exc.stderr, bytes)
+            else str(exc.stderr or "")
         )
-        first = next((line for line in stderr.splitlines() if line.strip()), f"exit status {exc.returncode}")
+        first = next(
+            (line for line in stderr.splitlines() if line.strip()), f"exit status {exc.returncode}"
+        )
         raise RenderError(f"dot could not render the graph: {first}") from None
     except OSError as exc:  # dot exists but cannot run (permissions, broken install)
         raise RenderError(

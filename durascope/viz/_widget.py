@@ -44,7 +44,11 @@ class TurnStepper:
         self.steps = steps
         last = max(len(steps) - 1, 0)
         self.slider = widgets.IntSlider(
-            value=steps.stepper.position, min=0, max=last, description="turn", continuous_update=False
+            value=steps.stepper.position,
+            min=0,
+            max=last,
+            description="turn",
+            continuous_update=False,
         )
         moves: dict[str, Callable[[], TurnDisplay]] = {
             "first": steps.first,
@@ -56,7 +60,9 @@ class TurnStepper:
         }
         self.buttons: dict[str, Any] = {}
         for key, label, tip in BUTTONS:
-            button = widgets.Button(description=label, tooltip=tip, layout=widgets.Layout(width="auto"))
+            button = widgets.Button(
+                description=label, tooltip=tip, layout=widgets.Layout(width="auto")
+            )
             button.on_click(self._mover(moves[key]))
             self.buttons[key] = button
         self.status = widgets.HTML()
@@ -106,7 +112,8 @@ class TurnStepper:
 
     def click(self, key: str) -> TurnDisplay:
         """Press a button by key: ``first``, ``back``, ``forward``, ``last``, ``previous_finding``,
-        ``next_finding`` (what a click in the notebook does)."""
+        ``next_finding`` (what a click in the notebook does).
+        """
         self.buttons[key].click()
         return self.steps.current
 

@@ -180,7 +180,11 @@ class Postmortem(Displayable):
         return TurnStepper(self.steps(instance_id))
 
     def graph(
-        self, focus: str | Iterable[str] | None = None, *, max_executions: int = 6, max_children: int = 12
+        self,
+        focus: str | Iterable[str] | None = None,
+        *,
+        max_executions: int = 6,
+        max_children: int = 12,
     ) -> Graph | None:
         """The graph of the store (or of the trees holding ``focus``).
 
@@ -188,7 +192,9 @@ class Postmortem(Displayable):
         only the trees that have findings (None when there are none).
         """
         if focus is None and len(self.model.instances) > OVERVIEW_LIMIT:
-            troubled = [f.instance for f in self.session.findings if f.instance in self.model.instances]
+            troubled = [
+                f.instance for f in self.session.findings if f.instance in self.model.instances
+            ]
             focus = list(dict.fromkeys(troubled))[:20]
             if not focus:
                 return None
@@ -205,7 +211,13 @@ class Postmortem(Displayable):
         statuses = Counter(i.status for i in self.model.instances.values())
         per_instance = Counter(f.instance for f in self.session.findings)
         rows = [
-            (i.instance_id, i.orchestration_name, i.status, len(i.executions), per_instance[i.instance_id])
+            (
+                i.instance_id,
+                i.orchestration_name,
+                i.status,
+                len(i.executions),
+                per_instance[i.instance_id],
+            )
             for i in self.model.instances.values()
         ]
         note = ""

@@ -62,7 +62,9 @@ def run_dump(runtime: str, scenario: str, workdir: Path) -> Dump:
             timeout=SUBPROCESS_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"{runtime}/{scenario}: no result after {SUBPROCESS_TIMEOUT_S}s") from exc
+        raise RuntimeError(
+            f"{runtime}/{scenario}: no result after {SUBPROCESS_TIMEOUT_S}s"
+        ) from exc
     if proc.returncode != 0:
         raise RuntimeError(
             f"{runtime}/{scenario}: exit code {proc.returncode}\n--- stderr (tail) ---\n{proc.stderr[-4000:]}"
@@ -153,7 +155,9 @@ def normalise_events(events: list[Event]) -> list[Event]:
         if "fire_at_ms" in event:
             # An absolute wall-clock deadline; the delay the code asked for is what is comparable.
             # TimerFired repeats its TimerCreated's deadline, so it gets that timer's delay.
-            scheduled_id = event["event_id"] if event["type"] == "TimerCreated" else event["source_event_id"]
+            scheduled_id = (
+                event["event_id"] if event["type"] == "TimerCreated" else event["source_event_id"]
+            )
             fire_at = event.pop("fire_at_ms")
             event["fire_after_ms"] = _timer_delay(fire_at, created_at.get(scheduled_id))
         if event["type"] == "ActivityCompleted" and event["source_event_id"] in syscalls:
@@ -210,7 +214,9 @@ def render(dump: Dump) -> str:
 
     def mark(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (_mark_events(v, events) if k == "events" else mark(v)) for k, v in value.items()}
+            return {
+                k: (_mark_events(v, events) if k == "events" else mark(v)) for k, v in value.items()
+            }
         if isinstance(value, list):
             return [mark(v) for v in value]
         return value
@@ -234,7 +240,9 @@ def _mark_events(events: list[Event], sink: list[Event]) -> list[str]:
     return markers
 
 
-def diff_dumps(left: Dump, right: Dump, names: tuple[str, str] = RUNTIMES, limit: int = 20) -> list[str]:
+def diff_dumps(
+    left: Dump, right: Dump, names: tuple[str, str] = RUNTIMES, limit: int = 20
+) -> list[str]:
     """Readable differences between two normalised dumps (empty when they are equal).
 
     Event lists are compared up to their first differing event, which is printed
@@ -245,11 +253,16 @@ def diff_dumps(left: Dump, right: Dump, names: tuple[str, str] = RUNTIMES, limit
     """
     found: dict[str, list[str]] = {}
     _diff(left, right, "", names, found)
-    out = [message + "".join(f"\n    (also at {path})" for path in also) for message, also in found.items()]
+    out = [
+        message + "".join(f"\n    (also at {path})" for path in also)
+        for message, also in found.items()
+    ]
     return out[:limit] + ([f"... {len(out) - limit} more differences"] if len(out) > limit else [])
 
 
-def _diff(left: Any, right: Any, path: str, names: tuple[str, str], found: dict[str, list[str]]) -> None:
+def _diff(
+    left: Any, right: Any, path: str, names: tuple[str, str], found: dict[str, list[str]]
+) -> None:
     """Collect differences into ``found``: message -> further paths with the same values."""
     if isinstance(left, dict) and isinstance(right, dict):
         for key in sorted(set(left) | set(right), key=str):
@@ -275,9 +288,15 @@ def _diff(left: Any, right: Any, path: str, names: tuple[str, str], found: dict[
 
 
 def _diff_events(
-    left: list[Event], right: list[Event], path: str, names: tuple[str, str], found: dict[str, list[str]]
+    left: list[Event],
+    right: list[Event],
+    path: str,
+    names: tuple[str, str],
+    found: dict[str, list[str]],
 ) -> None:
-    index = next((i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right)))
+    index = next(
+        (i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right))
+    )
     if index == len(left) == len(right):
         return
     lines = [

@@ -50,11 +50,17 @@ def settle(client: ClientLike, instance_ids: list[str]) -> dict[str, dict[str, A
     final: dict[str, dict[str, Any]] = {}
     for instance_id in instance_ids:
         result = client.wait_for_orchestration(instance_id, SETTLE_TIMEOUT_MS)
-        final[instance_id] = {"status": result.status, "output": result.output, "error": result.error}
+        final[instance_id] = {
+            "status": result.status,
+            "output": result.output,
+            "error": result.error,
+        }
     return final
 
 
-def run_phases(dx: ModuleType, scenario: Scenario, db: Path) -> tuple[Any, dict[str, Any], str | None]:
+def run_phases(
+    dx: ModuleType, scenario: Scenario, db: Path
+) -> tuple[Any, dict[str, Any], str | None]:
     """Run every phase on ``db``; return the last provider, the observations and a drive error."""
     observed: dict[str, Any] = {}
     provider = None
@@ -68,7 +74,7 @@ def run_phases(dx: ModuleType, scenario: Scenario, db: Path) -> tuple[Any, dict[
             observed.update(scenario.drive(client, phase))
             if phase == scenario.phases - 1:
                 observed["final"] = settle(client, sorted(scenario.expected))
-        except Exception as exc:  # noqa: BLE001 - recorded in the dump, the store is still dumped
+        except Exception as exc:
             return provider, observed, f"{type(exc).__name__}: {exc}"
         finally:
             rt.shutdown(SHUTDOWN_TIMEOUT_MS)

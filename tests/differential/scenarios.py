@@ -313,7 +313,10 @@ class SubOrchestrationsAutoIds(Scenario):
         @rt.register_orchestration("Tree")
         def tree(ctx: Ctx, x: Any) -> Orchestration:
             pair = yield ctx.all(
-                [ctx.schedule_sub_orchestration("Child", 1), ctx.schedule_sub_orchestration("Child", 2)]
+                [
+                    ctx.schedule_sub_orchestration("Child", 1),
+                    ctx.schedule_sub_orchestration("Child", 2),
+                ]
             )
             nested = yield ctx.schedule_sub_orchestration("Nest", 5)
             return [pair, nested]
@@ -326,7 +329,9 @@ class SubOrchestrationsAutoIds(Scenario):
 @scenario
 class SubOrchestrationsExplicitIds(Scenario):
     name = "sub_orchestrations_explicit_ids"
-    description = "children with explicit ids (one containing a plain '::') next to an auto-id child"
+    description = (
+        "children with explicit ids (one containing a plain '::') next to an auto-id child"
+    )
     expected: ClassVar[dict[str, str]] = {
         "ex-parent": "Completed",
         "ex-child-a": "Completed",
@@ -357,7 +362,9 @@ class SubOrchestrationsExplicitIds(Scenario):
 @scenario
 class ContinueAsNewChildren(Scenario):
     name = "continue_as_new_children"
-    description = "a parent schedules a child and continues-as-new 3 times (sub::2, sub::2_2, sub::3_2)"
+    description = (
+        "a parent schedules a child and continues-as-new 3 times (sub::2, sub::2_2, sub::3_2)"
+    )
     expected: ClassVar[dict[str, str]] = {
         "can": "Completed",
         "can::sub::2": "Completed",
@@ -404,7 +411,7 @@ class ChildFailure(Scenario):
         def catching_parent(ctx: Ctx, x: Any) -> Orchestration:
             try:
                 yield ctx.schedule_sub_orchestration("BadChild", 1)
-            except Exception as exc:  # noqa: BLE001 - duroxide raises a plain Exception
+            except Exception as exc:
                 return {"caught": str(exc), "type": type(exc).__name__}
             return "not reached"
 
@@ -436,7 +443,9 @@ class CancellationCascade(Scenario):
         @rt.register_orchestration("Waiter")
         def waiter(ctx: Ctx, x: Any) -> Orchestration:
             ctx.set_custom_status("waiting")
-            return (yield ctx.all([ctx.wait_for_event("never"), ctx.schedule_activity("Gated", None)]))
+            return (
+                yield ctx.all([ctx.wait_for_event("never"), ctx.schedule_activity("Gated", None)])
+            )
 
         @rt.register_orchestration("WaitingParent")
         def waiting_parent(ctx: Ctx, x: Any) -> Orchestration:
@@ -567,7 +576,7 @@ class Failures(Scenario):
         def catch_activity(ctx: Ctx, x: Any) -> Orchestration:
             try:
                 yield ctx.schedule_activity("Fail", "x")
-            except Exception as exc:  # noqa: BLE001 - duroxide raises a plain Exception
+            except Exception as exc:
                 return {"caught": str(exc), "type": type(exc).__name__}
             return "not reached"
 
@@ -613,7 +622,10 @@ class CustomStatus(Scenario):
         client.start_orchestration("status", "Statuses", None)
         client.wait_for_orchestration("status", 20_000)
         status = client.get_status("status")
-        return {"custom_status": status.custom_status, "custom_status_version": status.custom_status_version}
+        return {
+            "custom_status": status.custom_status,
+            "custom_status_version": status.custom_status_version,
+        }
 
 
 @scenario
@@ -667,4 +679,6 @@ def get(name: str) -> Scenario:
     try:
         return SCENARIOS[name]()
     except KeyError:
-        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}") from None
+        raise KeyError(
+            f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}"
+        ) from None

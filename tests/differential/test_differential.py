@@ -14,7 +14,9 @@ import pytest
 from tests.differential.harness import diff_dumps, normalise, render, run_dump
 from tests.differential.scenarios import SCENARIOS
 
-pytest.importorskip("duroxide", reason="the duroxide wheel (the differential oracle) is not importable")
+pytest.importorskip(
+    "duroxide", reason="the duroxide wheel (the differential oracle) is not importable"
+)
 
 
 @pytest.mark.differential
@@ -31,5 +33,7 @@ def test_same_history_as_duroxide(name: str, tmp_path: Path) -> None:
     candidate = normalise(run_dump("durascope", name, tmp_path))
     differences = diff_dumps(oracle, candidate)
     if differences:
-        pytest.fail(f"{name}: durascope differs from duroxide\n" + "\n".join(differences), pytrace=False)
+        pytest.fail(
+            f"{name}: durascope differs from duroxide\n" + "\n".join(differences), pytrace=False
+        )
     assert candidate == oracle  # the diff above must have reported any difference

@@ -43,7 +43,9 @@ def test_fixed_outliving_child_is_filtered_and_legacy_is_misrouted(scenario_mode
     assert kinds(legacy, "legacy-supervisor") == {("misrouted_notification", "error")}
     misrouted = next(f for f in legacy if f.kind == "misrouted_notification")
     assert misrouted.execution == 2
-    assert ("sent by", "legacy-supervisor::sub::2") in {(r.role, r.instance) for r in misrouted.related}
+    assert ("sent by", "legacy-supervisor::sub::2") in {
+        (r.role, r.instance) for r in misrouted.related
+    }
 
 
 def test_collisions_fail_fast_under_the_fix_and_hang_under_legacy(scenario_model: Model) -> None:

@@ -19,7 +19,6 @@ from durascope.replay import (
     Model,
     SourceError,
     build_bundle,
-    load_bundle,
     open_model,
     write_bundle,
 )
@@ -95,7 +94,9 @@ def test_export_then_import_gives_back_the_same_model(scenario_store: Path, tmp_
     model.close()
 
 
-def test_redacted_bundle_keeps_shape_and_drops_payloads(scenario_store: Path, tmp_path: Path) -> None:
+def test_redacted_bundle_keeps_shape_and_drops_payloads(
+    scenario_store: Path, tmp_path: Path
+) -> None:
     model = open_model(scenario_store)
     out = tmp_path / "r.json.gz"
     write_bundle(build_bundle(model, redact=True), out)
@@ -132,7 +133,9 @@ def test_live_store_is_followed_while_a_runtime_writes(tmp_path: Path) -> None:
     try:
         subprocess.run(
             [sys.executable, "-m", "tests.programs.mixed_workload", "start", str(db), "5", "a"],
-            cwd=ROOT, env=env, check=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
         deadline = time.monotonic() + 30
         model = open_model(db)
@@ -144,7 +147,9 @@ def test_live_store_is_followed_while_a_runtime_writes(tmp_path: Path) -> None:
         seen = len(model.instances)
         subprocess.run(
             [sys.executable, "-m", "tests.programs.mixed_workload", "start", str(db), "5", "b"],
-            cwd=ROOT, env=env, check=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
         while not model.changed() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -175,7 +180,10 @@ def test_live_store_is_followed_while_a_runtime_writes(tmp_path: Path) -> None:
         (b"", "neither a SQLite store nor a JSON bundle"),
         (b"{not json", "neither a SQLite store nor a JSON bundle"),
         (b'{"format": "other"}', "not a durascope bundle"),
-        (b'{"format": "durascope-bundle", "schema_version": 99}', "schema_version 99 is not supported"),
+        (
+            b'{"format": "durascope-bundle", "schema_version": 99}',
+            "schema_version 99 is not supported",
+        ),
         (
             b'{"format": "durascope-bundle", "schema_version": 1, "origin": {}, "instances": []}',
             "malformed bundle",
@@ -231,7 +239,9 @@ def test_cyclic_parent_links_do_not_loop(scenario_store: Path, tmp_path: Path) -
     bundle = json.loads(build_bundle(model, instance_id="healthy-loop").model_dump_json())
     model.close()
     for inst in bundle["instances"]:
-        inst["parent_instance_id"] = "healthy-loop::sub::2" if inst["instance_id"] == "healthy-loop" else "healthy-loop"
+        inst["parent_instance_id"] = (
+            "healthy-loop::sub::2" if inst["instance_id"] == "healthy-loop" else "healthy-loop"
+        )
     path = tmp_path / "cycle.json"
     path.write_text(json.dumps(bundle))
     cyclic = open_model(path)

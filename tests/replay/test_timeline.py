@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from durascope.replay import Model, Stepper, Timeline, fold
-from durascope.replay._bundle import bundle_to_model, build_bundle
+from durascope.replay._bundle import build_bundle, bundle_to_model
 from durascope.replay._timeline import MESSAGE_EVENTS
 
 
@@ -42,13 +42,13 @@ def test_inferred_turns_match_captured_boundaries(scenario_model: Model) -> None
         captured = Timeline.of(inst)
         bundle = build_bundle(scenario_model, instance_id=instance_id)
         stripped = bundle.model_copy(
-            update={"instances": tuple(i.model_copy(update={"turns": ()}) for i in bundle.instances)}
+            update={
+                "instances": tuple(i.model_copy(update={"turns": ()}) for i in bundle.instances)
+            }
         )
         inferred = Timeline.of(bundle_to_model(stripped, "mem").instance(instance_id))
         assert inferred.evidence == "inferred"
-        with_events = [
-            [e.event_id for e in t.delta] for t in captured.turns if t.delta
-        ]
+        with_events = [[e.event_id for e in t.delta] for t in captured.turns if t.delta]
         assert [[e.event_id for e in t.delta] for t in inferred.turns] == with_events
         for turn in inferred.turns:
             assert all(v.reason == "inferred from history" for v in turn.messages)

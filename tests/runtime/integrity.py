@@ -59,7 +59,9 @@ async def integrity_problems(store: SqliteStore) -> list[str]:
             for e in await store.read_history(row.instance_id, ex.execution_id)
         }
         if covered - known:
-            problems.append(f"{row.instance_id}: journal names missing events {sorted(covered - known)}")
+            problems.append(
+                f"{row.instance_id}: journal names missing events {sorted(covered - known)}"
+            )
     return problems
 
 

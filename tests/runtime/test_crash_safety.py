@@ -44,12 +44,16 @@ async def wait_all_done(store: SqliteStore, ids: list[str], timeout_s: float) ->
         await asyncio.sleep(0.1)
 
 
-async def wait_for_share(store: SqliteStore, ids: list[str], share: float, timeout_s: float) -> None:
+async def wait_for_share(
+    store: SqliteStore, ids: list[str], share: float, timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     wanted = set(ids)
     while time.monotonic() < deadline:
         done = sum(
-            1 for r in await store.list_instances() if r.instance_id in wanted and r.status == "Completed"
+            1
+            for r in await store.list_instances()
+            if r.instance_id in wanted and r.status == "Completed"
         )
         if done >= share * len(ids):
             return

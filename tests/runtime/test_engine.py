@@ -98,7 +98,9 @@ def test_completion_applies_and_completes() -> None:
 
 
 def test_other_execution_is_filtered() -> None:
-    out = process_turn(turn((completed(exec_id=7),), (started(), scheduled_a())), code(one_activity))
+    out = process_turn(
+        turn((completed(exec_id=7),), (started(), scheduled_a())), code(one_activity)
+    )
     assert out.delta == ()
     assert out.verdicts[0].verdict == "filtered"
     assert out.verdicts[0].reason == "other execution: addressed to execution 7, current is 1"
@@ -116,7 +118,11 @@ def test_duplicates_in_history_and_in_turn() -> None:
 
 
 def test_duplicate_in_history_while_running() -> None:
-    reg = code(lambda ctx, x: (yield ctx.all([ctx.schedule_activity("A", 1), ctx.schedule_activity("A", 2)])))
+    reg = code(
+        lambda ctx, x: (
+            yield ctx.all([ctx.schedule_activity("A", 1), ctx.schedule_activity("A", 2)])
+        )
+    )
     first = process_turn(turn((start_item(),)), reg)
     history = first.delta
     done = process_turn(turn((completed(ident=2),), history), reg)
@@ -141,7 +147,9 @@ def test_removed_schedule_is_history_schedule_without_action() -> None:
         results = yield ctx.all([ctx.schedule_activity("A", x)])
         return results
 
-    scheduled_b = ActivityScheduled(event_id=3, instance_id="i", execution_id=1, name="B", input="1")
+    scheduled_b = ActivityScheduled(
+        event_id=3, instance_id="i", execution_id=1, name="B", input="1"
+    )
     raised = ExternalRaised(instance="i", name="go", data="1")
     out = process_turn(turn((raised,), (started(), scheduled_a(), scheduled_b)), code(only_a))
     assert out.output == "nondeterministic: history schedule but no emitted action"

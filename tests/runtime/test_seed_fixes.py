@@ -17,7 +17,7 @@ from durascope.history import (
     SubOrchestrationScheduled,
     SubOrchFailed,
 )
-from durascope.runtime import ReservedInstanceIdError, Registry, Simulation
+from durascope.runtime import Registry, ReservedInstanceIdError, Simulation
 
 
 def child_echo(ctx: Any, x: Any) -> Any:
@@ -50,7 +50,9 @@ def outliving_parent(ctx: Any, n: int) -> Any:
 
 def explicit_parent(ctx: Any, _: Any) -> Any:
     try:
-        result = yield ctx.schedule_sub_orchestration_with_id("Child", "shared-child", ctx.instance_id)
+        result = yield ctx.schedule_sub_orchestration_with_id(
+            "Child", "shared-child", ctx.instance_id
+        )
     except Exception as exc:
         return f"failed: {exc}"
     return result
@@ -227,7 +229,10 @@ async def test_fresh_process_routes_the_child_completion(policy: Any, status: st
     await sim.run(until_ms=sim.now_ms + 100)
     assert sim.instances["P"].status == status
     verdicts = [
-        v.verdict for t in sim.turns if t.instance == "P" for v in t.messages
+        v.verdict
+        for t in sim.turns
+        if t.instance == "P"
+        for v in t.messages
         if isinstance(v.message, SubOrchCompleted)
     ]
     assert verdicts == (["applied"] if policy == "fixed" else ["filtered"])

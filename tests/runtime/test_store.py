@@ -33,7 +33,6 @@ from durascope.history import (
     TurnRecord,
     event_to_json,
 )
-from durascope.runtime._turn_types import ENGINE_VERSION
 from durascope.runtime._schema import SCHEMA_VERSION, STORE_KIND
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._store_types import (
@@ -42,7 +41,7 @@ from durascope.runtime._store_types import (
     StoreBusyError,
     StoreError,
 )
-from durascope.runtime._turn_types import ExecutionStatus, TurnOutcome
+from durascope.runtime._turn_types import ENGINE_VERSION, ExecutionStatus, TurnOutcome
 
 pytestmark = pytest.mark.asyncio
 

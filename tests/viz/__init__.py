@@ -41,7 +41,10 @@ def execution(
 
 
 def started(
-    name: str, parent: str | None = None, parent_id: int | None = None, parent_exec: int | None = None
+    name: str,
+    parent: str | None = None,
+    parent_id: int | None = None,
+    parent_exec: int | None = None,
 ) -> Event:
     """An ``OrchestrationStarted`` (event 1)."""
     return OrchestrationStarted(
@@ -57,7 +60,9 @@ def started(
 
 def in_memory_model(instances: Sequence[Instance], path: str = "memory") -> Model:
     """A model made of instances built in the test (no store)."""
-    return Model(origin=Origin(kind="bundle", path=path), instances={i.instance_id: i for i in instances})
+    return Model(
+        origin=Origin(kind="bundle", path=path), instances={i.instance_id: i for i in instances}
+    )
 
 
 def fan_out(parent_id: str, child_ids: Sequence[str], executions: int = 1) -> list[Instance]:
@@ -80,14 +85,20 @@ def fan_out(parent_id: str, child_ids: Sequence[str], executions: int = 1) -> li
     last = executions
     events: list[Event] = [started("Loop")]
     for k, child in enumerate(child_ids):
-        events.append(SubOrchestrationScheduled(event_id=2 + k, name="Work", instance=child, input="null"))
+        events.append(
+            SubOrchestrationScheduled(event_id=2 + k, name="Work", instance=child, input="null")
+        )
     for k, _ in enumerate(child_ids):
         events.append(
-            SubOrchestrationCompleted(event_id=2 + len(child_ids) + k, source_event_id=2 + k, result="1")
+            SubOrchestrationCompleted(
+                event_id=2 + len(child_ids) + k, source_event_id=2 + k, result="1"
+            )
         )
     events.append(OrchestrationCompleted(event_id=len(events) + 1, output="done"))
     execs.append(execution(parent_id, last, events))
-    parent = Instance(parent_id, "Loop", "1", last, None, "Completed", "done", executions=tuple(execs))
+    parent = Instance(
+        parent_id, "Loop", "1", last, None, "Completed", "done", executions=tuple(execs)
+    )
     children = [
         Instance(
             child,
@@ -101,7 +112,10 @@ def fan_out(parent_id: str, child_ids: Sequence[str], executions: int = 1) -> li
                 execution(
                     child,
                     1,
-                    [started("Work", parent_id, 2 + k, last), OrchestrationCompleted(event_id=2, output="1")],
+                    [
+                        started("Work", parent_id, 2 + k, last),
+                        OrchestrationCompleted(event_id=2, output="1"),
+                    ],
                 ),
             ),
         )

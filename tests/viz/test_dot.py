@@ -91,7 +91,9 @@ def test_dot_accepts_every_scenario_and_the_hostile_model(model: Model, hostile:
     sources["<store>"] = build_graph(model).to_dot()
     sources["<hostile>"] = build_graph(hostile, findings=[]).to_dot()
     for name, text in sources.items():
-        done = subprocess.run(["dot", "-Tsvg"], input=text.encode("utf-8"), capture_output=True, timeout=60)
+        done = subprocess.run(
+            ["dot", "-Tsvg"], input=text.encode("utf-8"), capture_output=True, timeout=60
+        )
         assert done.returncode == 0, (name, done.stderr.decode())
         assert b"<svg" in done.stdout
         assert b"Warning" not in done.stderr and b"Error" not in done.stderr, (name, done.stderr)

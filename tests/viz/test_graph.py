@@ -53,7 +53,11 @@ def test_healthy_loop_is_a_chain_of_three_executions_each_with_a_child(model: Mo
     assert deliveries == {(x(c, 1), x("healthy-loop", k)) for k, c in children.items()}
     assert kinds(g) == {"continue_as_new": 2, "spawn": 3, "delivery": 3}
     for edge in g.edges_of("spawn"):
-        assert edge.child_instance is not None and edge.child_instance in edge.label and "#2" in edge.label
+        assert (
+            edge.child_instance is not None
+            and edge.child_instance in edge.label
+            and "#2" in edge.label
+        )
     assert not any(n.badges for n in g.nodes)
     assert [c.instance_id for c in g.clusters] == ["healthy-loop"]
 
@@ -61,8 +65,13 @@ def test_healthy_loop_is_a_chain_of_three_executions_each_with_a_child(model: Mo
 def test_legacy_loop_shows_the_collision_and_the_stuck_second_execution(model: Model) -> None:
     g = build_graph(model, focus="legacy-loop")
     (collision,) = g.edges_of("collision")
-    assert (collision.source, collision.target) == (x("legacy-loop", 2), x("legacy-loop::sub::2", 1))
-    assert collision.event_id == 2 and "COLLISION" in collision.label and collision.severity == "error"
+    assert (collision.source, collision.target) == (
+        x("legacy-loop", 2),
+        x("legacy-loop::sub::2", 1),
+    )
+    assert (
+        collision.event_id == 2 and "COLLISION" in collision.label and collision.severity == "error"
+    )
     second = g.node(x("legacy-loop", 2))
     assert {"stuck", "waiting", "current"} <= set(second.marks)
     assert {b.kind for b in second.badges} == {"child_id_collision", "stuck_parent"}
@@ -133,7 +142,9 @@ def test_fan_out_with_a_failing_child_and_a_cancelled_tree(model: Model) -> None
     assert kinds(g) == {"spawn": 3, "delivery": 3}
     labels = sorted(e.label.split(":")[0] for e in g.edges_of("delivery"))
     assert labels == ["completed", "completed", "failed"]
-    assert [e.child_instance for e in g.edges_of("delivery") if e.failed] == ["fanout-checkout::sub::3"]
+    assert [e.child_instance for e in g.edges_of("delivery") if e.failed] == [
+        "fanout-checkout::sub::3"
+    ]
     assert g.node(x("fanout-checkout", 1)).status == "Failed"
     c = build_graph(model, focus="cancel-pipeline")
     assert {n.status for n in c.nodes} == {"Cancelled"}
@@ -175,17 +186,23 @@ def test_findings_none_runs_diagnose_and_empty_findings_draw_only_structure(mode
 
 def test_per_turn_view_highlights_what_the_turn_changed(model: Model) -> None:
     timeline = Timeline.of(model.instance("legacy-loop"))
-    g = build_graph(model, focus="legacy-loop", turn=timeline.turns[2])  # execution 2 starts, reschedules
+    g = build_graph(
+        model, focus="legacy-loop", turn=timeline.turns[2]
+    )  # execution 2 starts, reschedules
     assert g.node(x("legacy-loop", 2)).highlighted
     lit = {e.kind for e in g.edges if e.highlighted}
     assert lit == {"continue_as_new", "collision"}
     assert all(e.label.startswith("[this turn]") for e in g.edges if e.highlighted)
     supervisor = Timeline.of(model.instance("fixed-supervisor"))
-    index = next(t.index for t in supervisor.turns if any(v.verdict == "filtered" for v in t.messages))
+    index = next(
+        t.index for t in supervisor.turns if any(v.verdict == "filtered" for v in t.messages)
+    )
     g = build_graph(model, focus="fixed-supervisor", turn=supervisor.turns[index])
     assert [e.kind for e in g.edges if e.highlighted] == ["filtered"]
     healthy = Timeline.of(model.instance("healthy-loop"))
-    g = build_graph(model, focus="healthy-loop", turn=healthy.turns[1])  # child answers, parent continues
+    g = build_graph(
+        model, focus="healthy-loop", turn=healthy.turns[1]
+    )  # child answers, parent continues
     assert {(e.kind, e.target) for e in g.edges if e.highlighted} == {
         ("delivery", x("healthy-loop", 1)),
         ("continue_as_new", x("healthy-loop", 2)),
@@ -233,10 +250,14 @@ def test_collapse_executions_and_children_past_the_limits() -> None:
 
 def test_the_way_down_to_a_finding_stays_visible() -> None:
     root_execs = []
-    for n in range(1, 6):  # root continues as new 4 times; execution 2 starts "mid", which starts "leaf"
+    for n in range(
+        1, 6
+    ):  # root continues as new 4 times; execution 2 starts "mid", which starts "leaf"
         events = [started("Loop")]
         if n == 2:
-            events.append(SubOrchestrationScheduled(event_id=2, name="Mid", instance="mid", input="null"))
+            events.append(
+                SubOrchestrationScheduled(event_id=2, name="Mid", instance="mid", input="null")
+            )
         end = len(events) + 1
         last = OrchestrationCompleted(event_id=end, output="x")
         events.append(OrchestrationContinuedAsNew(event_id=end, input="x") if n < 5 else last)
@@ -270,7 +291,12 @@ def test_the_way_down_to_a_finding_stays_visible() -> None:
     plain = build_graph(m, max_executions=2, findings=[])
     assert plain.execution_node("root", 2) is None and plain.execution_node("leaf", 1) is None
     finding = Finding(
-        kind="stuck_parent", severity="error", instance="leaf", execution=1, message="x", evidence="inferred"
+        kind="stuck_parent",
+        severity="error",
+        instance="leaf",
+        execution=1,
+        message="x",
+        evidence="inferred",
     )
     g = build_graph(m, max_executions=2, findings=[finding])
     assert all(g.execution_node(i, e) for i, e in (("root", 2), ("mid", 1), ("leaf", 1)))
@@ -299,7 +325,9 @@ def test_schedules_naming_existing_roots_are_collisions_and_cycles_terminate() -
                     1,
                     [
                         started("Loop", other, 2, 1),
-                        SubOrchestrationScheduled(event_id=2, name="Loop", instance=other, input="null"),
+                        SubOrchestrationScheduled(
+                            event_id=2, name="Loop", instance=other, input="null"
+                        ),
                     ],
                     "Running",
                 ),
@@ -319,7 +347,9 @@ def test_graph_model_and_dot_import_no_graphviz() -> None:
         f"bad = [m for m in sys.modules if m.split('.')[0] in {ui!r}]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -344,7 +374,9 @@ def test_inferred_evidence_still_draws_the_failures(model: Model) -> None:
             inst,
             _turns=(),
             _turn_loader=None,
-            executions=tuple(dataclasses.replace(e, _events=e.events, _loader=None) for e in inst.executions),
+            executions=tuple(
+                dataclasses.replace(e, _events=e.events, _loader=None) for e in inst.executions
+            ),
         )
         for iid, inst in model.instances.items()
     }

@@ -56,7 +56,10 @@ def test_every_object_renders_svg_html_and_text(pm: Postmortem) -> None:
     assert store["text/plain"].startswith("Postmortem(") and "6 error" in store["text/plain"]
     assert "child_id_collision" in store["text/html"] and "legacy-loop" in store["text/html"]
     findings = pm.findings()._repr_mimebundle_()["text/plain"]
-    assert findings.splitlines()[0] == "9 findings" and "stuck_parent legacy-loop exec 2 #2" in findings
+    assert (
+        findings.splitlines()[0] == "9 findings"
+        and "stuck_parent legacy-loop exec 2 #2" in findings
+    )
 
 
 def test_without_dot_the_html_says_how_to_install_graphviz(pm: Postmortem, no_dot: None) -> None:
@@ -64,7 +67,9 @@ def test_without_dot_the_html_says_how_to_install_graphviz(pm: Postmortem, no_do
         bundle = obj._repr_mimebundle_()
         assert "image/svg+xml" not in bundle, name
         page = bundle["text/html"]
-        assert "Graph not shown" in page and "Graphviz" in page and "apt-get install graphviz" in page, name
+        assert (
+            "Graph not shown" in page and "Graphviz" in page and "apt-get install graphviz" in page
+        ), name
         assert ".to_dot()" in page and "Traceback" not in page, name
         assert bundle["text/plain"], name
     assert "digraph" in pm.instance("legacy-loop").to_dot()  # DOT needs nothing installed

@@ -19,7 +19,9 @@ def test_example_notebook_is_committed_without_outputs() -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     assert all(
-        not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"
+        not c.get("outputs") and c.get("execution_count") is None
+        for c in nb.cells
+        if c.cell_type == "code"
     )
 
 
@@ -48,7 +50,12 @@ def test_example_notebook_runs_and_shows_the_graph_and_the_findings(
     assert "Postmortem(" in text
     assert "stuck_parent legacy-loop exec 2 #2" in text  # the turn's findings and the list
     assert "9 findings" in text
-    for kind in ("child_id_collision", "misrouted_notification", "filtered_notification", "nondeterminism"):
+    for kind in (
+        "child_id_collision",
+        "misrouted_notification",
+        "filtered_notification",
+        "nondeterminism",
+    ):
         assert kind in html and kind in text
     printed = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     widget = any("application/vnd.jupyter.widget-view+json" in d for d in data)

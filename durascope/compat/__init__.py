@@ -1,0 +1,1 @@
+"""Compatibility facades: :mod:`durascope.compat.duroxide` mirrors duroxide-python's API."""
