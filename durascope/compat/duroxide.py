@@ -22,17 +22,17 @@ from durascope.runtime._compat import (
 Event = HistoryEvent
 
 __all__ = [
-    "SqliteProvider",
+    "ActivityContext",
+    "Client",
+    "Event",
+    "ExecutionInfo",
+    "HistoryEvent",
+    "InstanceInfo",
+    "InstanceTree",
+    "OrchestrationContext",
+    "OrchestrationResult",
     "Runtime",
     "RuntimeOptions",
-    "Client",
-    "OrchestrationResult",
-    "OrchestrationContext",
-    "ActivityContext",
-    "InstanceInfo",
-    "ExecutionInfo",
-    "InstanceTree",
-    "Event",
-    "HistoryEvent",
+    "SqliteProvider",
     "parse_result",
 ]
