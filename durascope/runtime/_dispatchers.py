@@ -25,7 +25,7 @@ from durascope.history import (
     SubOrchestrationPolicy,
 )
 from durascope.runtime._activities import ActivityContext, run_activity
-from durascope.runtime._engine import process_turn
+from durascope.runtime._engine import process_turn, retry_backoff_ms
 from durascope.runtime._registry import Registry
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._store_types import (
@@ -57,6 +57,7 @@ class RuntimeOptions:
         policy: ``fixed`` (default) or ``legacy`` sub-orchestration behaviour.
         idle_poll_max_ms: Longest wait before an idle dispatcher polls the store again.
         worker_id: Name written to turn records.
+        retry_backoff_ms: First delay before a batch that failed to process is retried.
     """
 
     orchestration_concurrency: int = 2
@@ -67,6 +68,7 @@ class RuntimeOptions:
     policy: SubOrchestrationPolicy = "fixed"
     idle_poll_max_ms: int = 50
     worker_id: str = "durascope"
+    retry_backoff_ms: int = 1000
 
 
 class Wakeup:
@@ -179,12 +181,17 @@ class Dispatchers:
                     instance_name=batch.orchestration_name,
                     instance_version=batch.orchestration_version,
                     history_error=batch.history_error,
+                    retry_backoff_ms=opts.retry_backoff_ms,
                 ),
                 self.registry,
             )
         except Exception:  # a bug must not kill the dispatcher: retry, then poison
             _log.exception("turn for %s raised; abandoning the batch", batch.instance)
-            await self.store.abandon_orchestration_batch(batch, delay_ms=1000, now_ms=now_ms())
+            await self.store.abandon_orchestration_batch(
+                batch,
+                delay_ms=retry_backoff_ms(batch.attempt, opts.retry_backoff_ms),
+                now_ms=now_ms(),
+            )
             return None
         if outcome.abandon_delay_ms is not None:
             _log.warning("%s: %s", batch.instance, outcome.abandon_reason)

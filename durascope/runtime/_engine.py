@@ -62,9 +62,9 @@ CARRY_FORWARD_LIMIT = 20
 """Unconsumed mailbox messages carried into the next execution (duroxide's cap)."""
 
 
-def unregistered_backoff_ms(attempt: int) -> int:
-    """Delay before retrying a batch whose orchestration is not registered."""
-    return int(min(1000 * 2 ** max(attempt - 1, 0), 60_000))
+def retry_backoff_ms(attempt: int, base_ms: int = 1000) -> int:
+    """Delay before retrying a batch that could not be processed (doubling, capped)."""
+    return int(min(base_ms * 2 ** max(attempt - 1, 0), 60_000))
 
 
 def process_turn(inp: TurnInput, code: OrchestrationResolver) -> TurnOutcome:
@@ -119,7 +119,7 @@ class _Turn(TurnBuilder):
         resolved = self.code.resolve(name, version)
         if resolved is None:
             self._all_verdicts("aborted", f"orchestration '{name}' is not registered")
-            delay = unregistered_backoff_ms(inp.attempt)
+            delay = retry_backoff_ms(inp.attempt, inp.retry_backoff_ms)
             return self._outcome(
                 abandon_delay_ms=delay,
                 abandon_reason=f"orchestration '{name}' (version {version or 'latest'}) "

@@ -329,7 +329,9 @@ class TurnBuilder:
         assert inp.history_error is not None
         if inp.attempt <= inp.max_attempts:
             self._all_verdicts("aborted", f"history could not be decoded: {inp.history_error}")
-            return self._outcome(abandon_delay_ms=1000, abandon_reason=inp.history_error)
+            return self._outcome(
+                abandon_delay_ms=inp.retry_backoff_ms, abandon_reason=inp.history_error
+            )
         details = PoisonError(
             attempt_count=inp.attempt,
             max_attempts=inp.max_attempts,

@@ -52,6 +52,8 @@ class TurnInput:
         instance_name: ``instances.orchestration_name`` when the row exists.
         instance_version: ``instances.orchestration_version`` when the row exists.
         history_error: Set when the stored history could not be decoded.
+        retry_backoff_ms: First delay before a batch that could not be processed is
+            retried (doubling per attempt, up to a minute); duroxide uses 1 s.
     """
 
     instance: str
@@ -67,6 +69,7 @@ class TurnInput:
     instance_name: str | None = None
     instance_version: str | None = None
     history_error: str | None = None
+    retry_backoff_ms: int = 1000
 
 
 @dataclass(frozen=True)
