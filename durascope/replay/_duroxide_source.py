@@ -25,20 +25,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from durascope.history import (
+    HistoryDecodeError,
     OrchestrationCompleted,
     OrchestrationContinuedAsNew,
     OrchestrationFailed,
     OrchestrationStarted,
     WorkItem,
     display_message,
+    work_item_from_json,
 )
-from durascope.replay._durascope_source import StoreReader, _decode_item
+from durascope.replay._durascope_source import StoreReader
 from durascope.replay._model import (
     Execution,
     Instance,
@@ -67,6 +68,9 @@ def load_duroxide_store(db: ReadOnlyDatabase) -> Model:
     db.query("BEGIN")  # one read transaction: a consistent snapshot while a runtime writes
     try:
         return _load(db)
+    except (ValueError, TypeError) as exc:  # a column holding something duroxide never writes
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SourceError(f"{db.path}: unexpected data in a duroxide store ({detail})") from None
     finally:
         with suppress(SourceError):
             db.query("COMMIT")
@@ -106,7 +110,9 @@ def _load(db: ReadOnlyDatabase) -> Model:
     for inst in sorted(executions):
         if any(x.event_count for x in executions[inst]):
             instances[inst] = _instance_from_history(inst, executions[inst])
-    pending = _pending(db, "orchestrator", _locked_instances(db, tables))
+    # A live or stale instance lock claims every orchestrator row of its instance.
+    locks = db.query("SELECT instance_id FROM instance_locks") if "instance_locks" in tables else []
+    pending = _pending(db, "orchestrator", {str(r[0]) for r in locks})
     if "worker_queue" in tables:
         pending += _pending(db, "worker", set())
     return Model(
@@ -119,28 +125,17 @@ def _load(db: ReadOnlyDatabase) -> Model:
 
 
 _INSTANCE_COLUMNS = (
-    "instance_id",
-    "orchestration_name",
-    "orchestration_version",
-    "current_execution_id",
-    "parent_instance_id",
-    "custom_status",
+    "instance_id, orchestration_name, orchestration_version, current_execution_id, "
+    "parent_instance_id, custom_status"
 )
-_EXECUTION_COLUMNS = (
-    "instance_id",
-    "execution_id",
-    "status",
-    "output",
-    "started_at",
-    "completed_at",
-)
-_QUEUE_COLUMNS = ("id", "instance_id", "work_item", "visible_at", "lock_token", "attempt_count")
+_EXECUTION_COLUMNS = "instance_id, execution_id, status, output, started_at, completed_at"
+_QUEUE_COLUMNS = "id, instance_id, work_item, visible_at, lock_token, attempt_count"
 
 
-def _select(db: ReadOnlyDatabase, table: str, wanted: Iterable[str], tail: str = "") -> list[Row]:
-    """``SELECT wanted FROM table``, reading absent columns as NULL."""
+def _select(db: ReadOnlyDatabase, table: str, wanted: str, tail: str = "") -> list[Row]:
+    """``SELECT wanted FROM table`` (``wanted`` comma-separated), absent columns as NULL."""
     have = db.columns(table)
-    cols = ", ".join(c if c in have else "NULL" for c in wanted)
+    cols = ", ".join(c if c in have else "NULL" for c in (w.strip() for w in wanted.split(",")))
     return db.query(f"SELECT {cols} FROM {table} {tail}")
 
 
@@ -195,26 +190,17 @@ def _status_from_events(execution: Execution) -> tuple[str, str | None]:
 def _instance_from_history(instance_id: str, execs: list[Execution]) -> Instance:
     """An instance that has history but no ``instances`` row."""
     first = execs[0].started
-    current = execs[-1]
+    started = first if isinstance(first, OrchestrationStarted) else None
     return Instance(
         instance_id=instance_id,
-        orchestration_name=first.name if isinstance(first, OrchestrationStarted) else "",
-        orchestration_version=first.version if isinstance(first, OrchestrationStarted) else None,
-        current_execution_id=current.execution_id,
-        parent_instance_id=first.parent_instance
-        if isinstance(first, OrchestrationStarted)
-        else None,
-        status=current.status,
-        output=current.output,
+        orchestration_name=started.name if started else "",
+        orchestration_version=started.version if started else None,
+        current_execution_id=execs[-1].execution_id,
+        parent_instance_id=started.parent_instance if started else None,
+        status=execs[-1].status,
+        output=execs[-1].output,
         executions=tuple(execs),
     )
-
-
-def _locked_instances(db: ReadOnlyDatabase, tables: set[str]) -> set[str]:
-    """Instances that hold a row in ``instance_locks`` (live or stale)."""
-    if "instance_locks" not in tables:
-        return set()
-    return {str(r[0]) for r in db.query("SELECT instance_id FROM instance_locks")}
 
 
 def _pending(
@@ -228,7 +214,7 @@ def _pending(
     ):
         raw_text = raw if isinstance(raw, str) else bytes(raw or b"").decode("utf-8", "replace")
         item = _decode_item(raw_text)
-        target = str(inst) if inst is not None else _item_instance(item, raw_text)
+        target = str(inst) if inst is not None else _item_instance(item)
         out.append(
             PendingMessage(
                 queue=queue,
@@ -244,17 +230,21 @@ def _pending(
     return out
 
 
-def _item_instance(item: WorkItem | None, raw: str) -> str:
+def _decode_item(raw: str) -> WorkItem | None:
+    """The queue row's work item, or None when it does not decode."""
+    try:
+        return work_item_from_json(raw)
+    except HistoryDecodeError:
+        return None
+
+
+def _item_instance(item: WorkItem | None) -> str:
     """The target instance of a queue row without an ``instance_id`` column."""
     for name in ("instance", "parent_instance"):
         value = getattr(item, name, None)
         if isinstance(value, str):
             return value
-    try:
-        body = next(iter(json.loads(raw).values()))
-        return str(body.get("instance") or body.get("parent_instance") or "")
-    except (ValueError, AttributeError, StopIteration):
-        return ""
+    return ""
 
 
 def _to_ms(value: Any) -> int | None:
@@ -277,11 +267,9 @@ def _to_ms(value: Any) -> int | None:
 
 def _runtime_version(db: ReadOnlyDatabase) -> str | None:
     """The ``duroxide_version`` of the newest history row (highest rowid), if any."""
-    rows = db.query("SELECT event_data FROM history ORDER BY rowid DESC LIMIT 1")
-    if not rows:
-        return None
     try:
-        version = json.loads(rows[0][0]).get("duroxide_version")
-    except (ValueError, TypeError, AttributeError):
-        return None
+        rows = db.query("SELECT event_data FROM history ORDER BY rowid DESC LIMIT 1")
+        version = json.loads(rows[0][0]).get("duroxide_version") if rows else None
+    except (SourceError, ValueError, TypeError, AttributeError):
+        return None  # no rowid (WITHOUT ROWID table) or an undecodable row: version unknown
     return version if isinstance(version, str) and version else None

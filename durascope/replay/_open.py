@@ -42,4 +42,16 @@ def open_model(path: str | Path) -> Model:
         db.close()
         raise
     db.close()
+    if not tables and _wal_mode(p) and not Path(f"{p}-wal").exists():
+        raise SourceError(
+            f"{p}: no tables, and the database is in WAL mode without its {p.name}-wal file "
+            "beside it; recent commits live in that file: copy it along with the store"
+        )
     raise SourceError(f"{p}: a SQLite database, but neither a durascope nor a duroxide store")
+
+
+def _wal_mode(path: Path) -> bool:
+    """Whether the header says WAL (file format write version 2, byte 18)."""
+    with path.open("rb") as fh:
+        header = fh.read(20)
+    return len(header) > 18 and header[18] == 2

@@ -8,9 +8,10 @@ so when neither exists (no writer has the file open) the file is opened
 ``immutable=1`` instead, which creates nothing; ``data_version`` then watches
 the file itself, so a watcher notices a writer arriving and reopens.
 
-Plain ``sqlite3`` rather than aiosqlite: the debugger's reads are bulk and synchronous (``durascope.open`` must work in a
-notebook without touching its event loop), and a thread hop per query would only
-slow them down; the TUI runs them in thread workers.
+Plain ``sqlite3`` rather than aiosqlite: the debugger's reads are bulk and
+synchronous (``durascope.open`` must work in a notebook without touching its
+event loop), and a thread hop per query would only slow them down; the TUI runs
+them in thread workers.
 """
 
 from __future__ import annotations
@@ -36,12 +37,16 @@ class ReadOnlyDatabase:
         self.immutable = not (Path(f"{resolved}-wal").exists() or Path(f"{resolved}-shm").exists())
         mode = "immutable=1" if self.immutable else "mode=ro"
         uri = f"file:{quote(str(resolved))}?{mode}"
+        conn: sqlite3.Connection | None = None
         try:
-            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._conn.execute("PRAGMA query_only = ON")
-            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
             raise SourceError(f"{self.path}: not a readable SQLite database ({exc})") from None
+        self._conn = conn
         self._lock = threading.Lock()
 
     def tables(self) -> set[str]:
@@ -62,17 +67,22 @@ class ReadOnlyDatabase:
                 raise SourceError(f"{self.path}: cannot read the database ({exc})") from None
 
     def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple[Any, ...]]:
-        """Stream rows of a large query in chunks (keeps memory flat)."""
-        with self._lock:
-            try:
+        """Stream rows of a large query in chunks (keeps memory flat).
+
+        The lock is taken per chunk, not across ``yield``: a consumer may run other
+        queries (lazy loads, progress callbacks) between rows without deadlocking.
+        """
+        try:
+            with self._lock:
                 cursor = self._conn.execute(sql, params)
-                while True:
+            while True:
+                with self._lock:
                     chunk = cursor.fetchmany(4096)
-                    if not chunk:
-                        return
-                    yield from chunk
-            except sqlite3.DatabaseError as exc:
-                raise SourceError(f"{self.path}: cannot read the database ({exc})") from None
+                if not chunk:
+                    return
+                yield from chunk
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"{self.path}: cannot read the database ({exc})") from None
 
     def data_version(self) -> int:
         """A number that changes when another connection commits.

@@ -1,0 +1,404 @@
+"""Generate real duroxide SQLite stores, one per scenario, by running the duroxide package.
+
+    python -m tests.replay.duroxide_stores OUT_DIR [--scenario NAME ...]
+
+writes ``OUT_DIR/NAME.db`` (with its ``-wal`` file when duroxide leaves one) for every
+scenario in :data:`SCENARIOS`, plus ``pre_fix_shape.db`` derived from ``can_children``.
+Importable: :func:`generate` does the same from Python and returns the paths.
+
+Each scenario runs in its own subprocess (``--run NAME --db PATH``): duroxide-python keeps
+a process-wide registry of orchestration functions, and a scenario that leaves work
+stuck must not leak into the next one.  :func:`start_live_writer` starts a runtime that
+keeps writing to a store while a test reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_MS = 20_000
+SUBPROCESS_TIMEOUT_S = 120
+
+Orchestration = Generator[Any, Any, Any]
+Ctx = Any
+
+
+# ─── helpers (run inside the scenario subprocess) ────────────────────
+
+
+def _wait_custom_status(client: Any, instance_id: str, value: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if client.get_status(instance_id).custom_status == value:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{instance_id} never reached custom status {value!r}")
+
+
+def _expect(client: Any, instance_id: str, status: str) -> Any:
+    result = client.wait_for_orchestration(instance_id, TIMEOUT_MS)
+    if result.status != status:
+        raise RuntimeError(f"{instance_id}: expected {status}, got {result.status} {result.error}")
+    return result
+
+
+def _runtime(db: Path) -> tuple[Any, Any, Any]:
+    import duroxide as dx
+
+    provider = dx.SqliteProvider.open(str(db))
+    options = dx.RuntimeOptions(dispatcher_poll_interval_ms=10)
+    return dx, provider, dx.Runtime(provider, options)
+
+
+def _register_basics(rt: Any) -> None:
+    @rt.register_activity("Inc")
+    def inc(ctx: Ctx, x: int) -> int:
+        return x + 1
+
+    @rt.register_orchestration("Child")
+    def child(ctx: Ctx, x: int) -> Orchestration:
+        return (yield ctx.schedule_activity("Inc", x))
+
+
+# ─── scenarios ──────────────────────────────────────────────────────
+
+
+def healthy(db: Path) -> None:
+    """Activities, a timer, an auto-id child, custom status, an external event."""
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+
+    @rt.register_orchestration("Healthy")
+    def parent(ctx: Ctx, x: int) -> Orchestration:
+        ctx.set_custom_status("working")
+        a = yield ctx.schedule_activity("Inc", x)
+        yield ctx.schedule_timer(20)
+        b = yield ctx.schedule_sub_orchestration("Child", a)
+        ctx.set_custom_status("waiting-for-go")
+        go = yield ctx.wait_for_event("go")
+        ctx.set_custom_status("done")
+        return {"a": a, "b": b, "go": go}
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("healthy", "Healthy", 1)
+    _wait_custom_status(client, "healthy", "waiting-for-go")
+    client.raise_event("healthy", "go", {"ok": True})
+    _expect(client, "healthy", "Completed")
+    rt.shutdown(5000)
+
+
+def can_children(db: Path) -> None:
+    """A parent that schedules an auto-id child, then continues as new (3 times)."""
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+
+    @rt.register_orchestration("CanParent")
+    def parent(ctx: Ctx, n: int) -> Orchestration:
+        r = yield ctx.schedule_sub_orchestration("Child", n)
+        if n < 3:
+            return (yield ctx.continue_as_new(n + 1))
+        return r
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("can-job", "CanParent", 0)
+    _expect(client, "can-job", "Completed")
+    rt.shutdown(5000)
+
+
+def explicit_collision(db: Path) -> None:
+    """Two parents use the same explicit child id; the second one's child start collides."""
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+
+    @rt.register_orchestration("SharedParent")
+    def parent(ctx: Ctx, x: int) -> Orchestration:
+        return (yield ctx.schedule_sub_orchestration_with_id("Child", "shared-child", x))
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("pA", "SharedParent", 1)
+    _expect(client, "pA", "Completed")
+    client.start_orchestration("pB", "SharedParent", 2)
+    _expect(client, "pB", "Failed")
+    rt.shutdown(5000)
+
+
+def pending_and_orphan(db: Path) -> None:
+    """An orphan ``CancelInstance`` parks at the queue head; a later start never runs.
+
+    Also leaves an in-flight (locked) activity in the worker queue and a future
+    ``TimerFired`` in the orchestrator queue.
+    """
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+    gate = threading.Event()
+    started = threading.Event()
+
+    @rt.register_activity("Slow")
+    def slow(ctx: Ctx, x: int) -> int:
+        started.set()
+        gate.wait(3)
+        return x
+
+    @rt.register_orchestration("SlowParent")
+    def slow_parent(ctx: Ctx, x: int) -> Orchestration:
+        ctx.set_custom_status("scheduled")
+        return (yield ctx.schedule_activity("Slow", x))
+
+    @rt.register_orchestration("Sleeper")
+    def sleeper(ctx: Ctx, x: int) -> Orchestration:
+        ctx.set_custom_status("sleeping")
+        yield ctx.schedule_timer(600_000)
+        return x
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("ok-first", "Child", 1)
+    _expect(client, "ok-first", "Completed")
+    client.start_orchestration("slow", "SlowParent", 1)
+    client.start_orchestration("sleeper", "Sleeper", 1)
+    _wait_custom_status(client, "slow", "scheduled")
+    _wait_custom_status(client, "sleeper", "sleeping")
+    if not started.wait(TIMEOUT_MS / 1000):
+        raise TimeoutError("the Slow activity never started")
+    client.cancel_instance("does-not-exist", "orphan")
+    client.start_orchestration("never-ran", "Child", 5)
+    time.sleep(1.0)
+    status = client.get_status("never-ran").status
+    if status not in ("NotFound", "Pending"):
+        raise RuntimeError(f"never-ran unexpectedly ran: {status}")
+    rt.shutdown(200)
+    gate.set()
+
+
+def cancelled_tree(db: Path) -> None:
+    """Cancel a parent that waits on a child waiting on an event; the child is cancelled too."""
+    dx, provider, rt = _runtime(db)
+
+    @rt.register_orchestration("TreeChild")
+    def child(ctx: Ctx, x: int) -> Orchestration:
+        ctx.set_custom_status("subscribed")
+        return (yield ctx.wait_for_event("never"))
+
+    @rt.register_orchestration("TreeParent")
+    def parent(ctx: Ctx, x: int) -> Orchestration:
+        return (yield ctx.schedule_sub_orchestration("TreeChild", x))
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("tree", "TreeParent", 1)
+    _wait_custom_status(client, "tree::sub::2", "subscribed")
+    client.cancel_instance("tree", "user asked")
+    _expect(client, "tree", "Failed")
+    _expect(client, "tree::sub::2", "Failed")
+    rt.shutdown(5000)
+
+
+def nondeterminism(db: Path) -> None:
+    """Phase 1 runs v1 until it waits on an event; phase 2 changed code fails on replay."""
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+
+    @rt.register_orchestration("Flow")
+    def flow_v1(ctx: Ctx, x: int) -> Orchestration:
+        a = yield ctx.schedule_activity("Inc", x)
+        ctx.set_custom_status("subscribed")
+        go = yield ctx.wait_for_event("go")
+        return [a, go]
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("flow", "Flow", 1)
+    _wait_custom_status(client, "flow", "subscribed")
+    rt.shutdown(5000)
+    del rt, client, provider
+
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+
+    @rt.register_orchestration("Flow")
+    def flow_v2(ctx: Ctx, x: int) -> Orchestration:
+        yield ctx.schedule_timer(10)  # was an activity in v1
+        go = yield ctx.wait_for_event("go")
+        return [x, go]
+
+    rt.start()
+    client = dx.Client(provider)
+    client.raise_event("flow", "go", 1)
+    result = _expect(client, "flow", "Failed")
+    if "nondetermin" not in str(result.error):
+        raise RuntimeError(f"flow failed for another reason: {result.error}")
+    rt.shutdown(5000)
+
+
+SCENARIOS: dict[str, Callable[[Path], None]] = {
+    "healthy": healthy,
+    "can_children": can_children,
+    "explicit_collision": explicit_collision,
+    "pending_and_orphan": pending_and_orphan,
+    "cancelled_tree": cancelled_tree,
+    "nondeterminism": nondeterminism,
+}
+
+
+def live_writer(db: Path, seconds: float, out: Path) -> None:
+    """Keep starting small orchestrations for ``seconds``; then wait for all and report.
+
+    Prints ``ready`` once the first one completed (the schema exists), and writes
+    ``{"ids": [...], "statuses": {id: status}}`` to ``out`` at the end.
+    """
+    dx, provider, rt = _runtime(db)
+    _register_basics(rt)
+    rt.start()
+    client = dx.Client(provider)
+    ids = ["live-0"]
+    client.start_orchestration("live-0", "Child", 0)
+    _expect(client, "live-0", "Completed")
+    print("ready", flush=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        instance_id = f"live-{len(ids)}"
+        client.start_orchestration(instance_id, "Child", len(ids))
+        ids.append(instance_id)
+        time.sleep(0.02)
+    statuses = {i: client.wait_for_orchestration(i, TIMEOUT_MS).status for i in ids}
+    rt.shutdown(5000)
+    out.write_text(json.dumps({"ids": ids, "statuses": statuses}))
+
+
+# ─── the pre-fix shape ──────────────────────────────────────────────
+
+
+def make_pre_fix_copy(source: Path, target: Path, parent: str = "can-job") -> None:
+    """Rewrite a copy of the ``can_children`` store into the shape pre-fix duroxide writes.
+
+    Pre-fix, every execution's auto id is ``sub::{event_id}`` and children record no
+    ``parent_execution_id``.  Renaming ``{parent}::sub::E_N`` to ``{parent}::sub::N``
+    makes the later children collide with the first one (their starts would have been
+    discarded pre-fix), so their rows are dropped and the first child is kept.
+    """
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+        later = f"{parent}::sub::%\\_%"
+        for table in ("history", "executions", "instances", "orchestrator_queue", "kv_store"):
+            dst.execute(f"DELETE FROM {table} WHERE instance_id LIKE ? ESCAPE '\\'", (later,))
+        dst.execute(
+            "UPDATE history SET event_data = json_set(event_data, '$.instance', "
+            "'sub::' || substr(json_extract(event_data, '$.instance'), "
+            "instr(json_extract(event_data, '$.instance'), '_') + 1)) "
+            "WHERE instance_id = ? AND event_type = 'SubOrchestrationScheduled' "
+            "AND json_extract(event_data, '$.instance') LIKE 'sub::%\\_%' ESCAPE '\\'",
+            (parent,),
+        )
+        dst.execute(
+            "UPDATE history SET event_data = json_remove(event_data, '$.parent_execution_id') "
+            "WHERE event_type = 'OrchestrationStarted'"
+        )
+        dst.commit()
+    finally:
+        src.close()
+        dst.close()
+
+
+# ─── driving ────────────────────────────────────────────────────────
+
+
+def run_in_subprocess(name: str, db: Path) -> None:
+    """Run one scenario in a fresh Python process (raises with its stderr on failure)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RUST_LOG": "error"}
+    command = [sys.executable, "-m", "tests.replay.duroxide_stores", str(db.parent),
+               "--run", name, "--db", str(db)]  # fmt: skip
+    proc = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"duroxide scenario {name} failed ({proc.returncode}): {proc.stderr[-3000:]}"
+        )
+
+
+def generate(out_dir: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """Write every scenario's store (and the pre-fix copy) into ``out_dir``, in parallel."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wanted = names or list(SCENARIOS)
+    paths = {name: out_dir / f"{name}.db" for name in wanted}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            run_in_subprocess(name, paths[name])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in wanted]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    if "can_children" in paths:
+        paths["pre_fix_shape"] = out_dir / "pre_fix_shape.db"
+        make_pre_fix_copy(paths["can_children"], paths["pre_fix_shape"])
+    return paths
+
+
+def start_live_writer(db: Path, seconds: float, out: Path) -> subprocess.Popen[str]:
+    """Start :func:`live_writer` in a subprocess (read its stdout for ``ready``)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RUST_LOG": "error"}
+    command = [sys.executable, "-m", "tests.replay.duroxide_stores", str(db.parent),
+               "--live", str(seconds), "--db", str(db), "--out", str(out)]  # fmt: skip
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument("--run", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
+    parser.add_argument("--live", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("RUST_LOG", "error")
+    if args.run:
+        SCENARIOS[args.run](args.db)
+        sys.stdout.flush()
+        os._exit(0)  # do not wait for activity threads a scenario left blocked
+    if args.live is not None:
+        live_writer(args.db, args.live, args.out)
+        return 0
+    for name, path in generate(args.out_dir, args.scenario).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
