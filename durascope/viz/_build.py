@@ -64,7 +64,8 @@ class GraphBuilder:
         self.tree: dict[str, ChildLink] = {}
         for iid in selected:
             link = model.scheduling_link(iid)
-            # a fallback link the child never recorded (a root hit by a schedule) is a collision, not a spawn
+            # a link the child never recorded (a root hit by a schedule) is a collision,
+            # not a spawn
             owned = link is not None and (
                 link.points_back or (link.child_parent or (None,))[0] == link.parent_instance
             )
@@ -316,7 +317,8 @@ class GraphBuilder:
             self._mark(
                 self.first[link.child_instance],
                 "collision_hit",
-                f"id also claimed by {link.parent_instance} exec {link.parent_execution} #{link.event_id}",
+                f"id also claimed by {link.parent_instance} exec {link.parent_execution} "
+                f"#{link.event_id}",
             )
 
     def _delivery(self, target: str, link: ChildLink) -> None:

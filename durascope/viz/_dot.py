@@ -52,10 +52,10 @@ EDGE_STYLE: dict[EdgeKind, dict[str, str]] = {
 
 
 def quote(text: object) -> str:
-    """A DOT double-quoted string that shows ``text`` literally.
+    r"""A DOT double-quoted string that shows ``text`` literally.
 
-    Control characters (newlines, escape sequences) become visible ``\\xNN``;
-    backslashes are doubled so graphviz's label escapes (``\\N``, ``\\G``, ``\\l``)
+    Control characters (newlines, escape sequences) become visible ``\xNN``;
+    backslashes are doubled so graphviz's label escapes (``\N``, ``\G``, ``\l``)
     cannot be triggered by data; quotes are escaped; unpaired surrogates are
     replaced so the output is always valid UTF-8.
     """
@@ -69,7 +69,7 @@ def _escape(text: object) -> str:
 
 
 def _label(lines: tuple[str, ...] | list[str]) -> str:
-    """Several lines as one quoted label; the ``\\n`` breaks are ours, never the data's."""
+    r"""Several lines as one quoted label; the ``\n`` breaks are ours, never the data's."""
     return '"' + "\\n".join(_escape(line) for line in lines) + '"'
 
 
@@ -142,7 +142,8 @@ def to_dot(graph: Graph) -> str:
         clustered.update(cluster.node_ids)
         out.append(f"  subgraph {cluster.id} {{")
         out.append(
-            f'    graph [label={quote(cluster.label)}, style="rounded,dashed", color="#999999", fontsize=9];'
+            f"    graph [label={quote(cluster.label)}, "
+            'style="rounded,dashed", color="#999999", fontsize=9];'
         )
         for node_id in cluster.node_ids:
             out.append(f"    {ids[node_id]} [{_attrs(node_attributes(graph.node(node_id)))}];")

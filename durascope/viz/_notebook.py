@@ -62,7 +62,8 @@ def graph_html(graph: Graph | None) -> tuple[str, str | None]:
     except RenderError as exc:
         note = (
             '<p style="border-left:4px solid #E69F00;padding:4px 8px"><b>Graph not shown.</b> '
-            f"{h(exc)}. Then re-run this cell. The DOT source is available with <code>.to_dot()</code>.</p>"
+            f"{h(exc)}. Then re-run this cell. "
+            "The DOT source is available with <code>.to_dot()</code>.</p>"
         )
         return note, None
     start = svg.find("<svg")
@@ -77,7 +78,8 @@ def findings_table(findings: Sequence[Finding]) -> str:
     if not findings:
         return "<p>No findings.</p>"
     rows = "".join(
-        f'<tr><td style="padding:2px 8px;color:{SEVERITY_COLOUR[f.severity]}"><b>{h(f.severity)}</b></td>'
+        f'<tr><td style="padding:2px 8px;color:{SEVERITY_COLOUR[f.severity]}">'
+        f"<b>{h(f.severity)}</b></td>"
         + "".join(
             f'<td style="padding:2px 8px;vertical-align:top">{h(c, 400)}</td>'
             for c in (f.kind, f.instance, f.execution, f.event_id, f.turn, f.message, f.evidence)
@@ -245,8 +247,8 @@ class ExecutionDisplay(Displayable):
             (e.event_id, e.type, e.source_event_id or "", event_summary(e, 200)) for e in ex.events
         ]
         return (
-            f"<h4>{h(self.instance.instance_id)} execution {ex.execution_id}: {h(execution_status(ex))}</h4>"
-            + table(("event", "type", "source", "summary"), rows)
+            f"<h4>{h(self.instance.instance_id)} execution {ex.execution_id}: "
+            f"{h(execution_status(ex))}</h4>" + table(("event", "type", "source", "summary"), rows)
         )
 
     def summary_text(self) -> str:
@@ -304,7 +306,8 @@ class TurnDisplay(Displayable):
             + (table(("event", "type", "summary"), delta) if delta else "<p>none</p>")
             + "<b>Work sent</b>"
             + (table(("item", "queue", "target", "exec"), sent) if sent else "<p>none</p>")
-            + f"<b>State after</b><p>status {h(state.status)}; custom status {h(state.custom_status or '-')}"
+            + f"<b>State after</b><p>status {h(state.status)}; "
+            + f"custom status {h(state.custom_status or '-')}"
             + "</p>"
             + (table(("kind", "event", "name", "detail", "status"), schedules) if schedules else "")
             + (f"<b>Findings at this turn</b>{findings_table(found)}" if found else "")
@@ -373,7 +376,8 @@ class InstanceDisplay(Displayable):
         ]
         parent = f", parent {h(inst.parent_instance_id)}" if inst.parent_instance_id else ""
         return (
-            f"<h4>{h(inst.instance_id)}: {h(inst.orchestration_name)}, {h(inst.status)}{parent}</h4>"
+            f"<h4>{h(inst.instance_id)}: {h(inst.orchestration_name)}, "
+            f"{h(inst.status)}{parent}</h4>"
             + table(("execution", "status", "events", "current"), rows)
             + "<b>Findings</b>"
             + findings_table(self.session.findings_of(inst.instance_id))

@@ -80,7 +80,9 @@ def render_png(source: Graph | str) -> bytes:
 
 
 def render_to_file(model: Model, instance_id: str | None, out_path: str | Path) -> None:
-    """The body of ``durascope render PATH --instance ID -o OUT``: the format comes from OUT's suffix.
+    """The body of ``durascope render PATH --instance ID -o OUT``.
+
+    The format comes from OUT's suffix.
 
     ``.dot`` (or ``.gv``) writes DOT text and needs nothing installed; ``.svg`` and
     ``.png`` need Graphviz.  Nothing is written when rendering fails.

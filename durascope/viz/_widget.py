@@ -99,7 +99,8 @@ class TurnStepper:
         flag = f" - {len(found)} finding(s) at this turn" if found else ""
         self.status.value = (
             f"<b>{h(turn.instance_id)}</b>: turn {turn.number} "
-            f"({self.steps.stepper.position + 1} of {len(self.steps)}), execution {turn.execution_id}, "
+            f"({self.steps.stepper.position + 1} of {len(self.steps)}), "
+            f"execution {turn.execution_id}, "
             f"{h(turn.result)}{h(flag)}"
         )
         self.view.value = current._repr_mimebundle_(include=["text/html"])["text/html"]
@@ -111,7 +112,9 @@ class TurnStepper:
         return self.steps.current
 
     def click(self, key: str) -> TurnDisplay:
-        """Press a button by key: ``first``, ``back``, ``forward``, ``last``, ``previous_finding``,
+        """Press a button by key.
+
+        Keys: ``first``, ``back``, ``forward``, ``last``, ``previous_finding``,
         ``next_finding`` (what a click in the notebook does).
         """
         self.buttons[key].click()

@@ -117,12 +117,15 @@ class StepsDisplay(Displayable):
         return self.current
 
     def graph(self) -> Graph | None:
+        """The current turn's graph."""
         return self.current.graph()
 
     def summary_html(self) -> str:
+        """The current turn, as HTML."""
         return self.current.summary_html()
 
     def summary_text(self) -> str:
+        """The current turn, as text."""
         return self.current.summary_text()
 
 
@@ -207,6 +210,7 @@ class Postmortem(Displayable):
         )
 
     def summary_html(self) -> str:
+        """Instances with status and findings, as an HTML table."""
         o = self.model.origin
         statuses = Counter(i.status for i in self.model.instances.values())
         per_instance = Counter(f.instance for f in self.session.findings)
@@ -239,7 +243,11 @@ class Postmortem(Displayable):
         )
 
     def summary_text(self) -> str:
+        """A one-line description of the store."""
         o = self.model.origin
         found = Counter(f.severity for f in self.session.findings)
         counts = ", ".join(f"{n} {s}" for s, n in sorted(found.items())) or "no findings"
-        return f"Postmortem({str(o.path)!r}, {o.kind} store, {len(self.model.instances)} instances, {counts})"
+        return (
+            f"Postmortem({str(o.path)!r}, {o.kind} store, "
+            f"{len(self.model.instances)} instances, {counts})"
+        )

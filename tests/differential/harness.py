@@ -67,7 +67,8 @@ def run_dump(runtime: str, scenario: str, workdir: Path) -> Dump:
         ) from exc
     if proc.returncode != 0:
         raise RuntimeError(
-            f"{runtime}/{scenario}: exit code {proc.returncode}\n--- stderr (tail) ---\n{proc.stderr[-4000:]}"
+            f"{runtime}/{scenario}: exit code {proc.returncode}\n"
+            f"--- stderr (tail) ---\n{proc.stderr[-4000:]}"
         )
     dump: Dump = json.loads(out.read_text())
     return dump
@@ -149,7 +150,8 @@ def normalise_events(events: list[Event]) -> list[Event]:
     result = []
     for event in events:
         event = dict(event)
-        # When the event was built (wall clock) and which runtime version wrote it differ per run/runtime.
+        # When the event was built (wall clock) and which runtime version wrote it
+        # differ per run and runtime.
         event.pop("timestamp_ms", None)
         event.pop("duroxide_version", None)
         if "fire_at_ms" in event:
@@ -195,7 +197,7 @@ def canonicalise_completion_runs(events: list[Event]) -> list[Event]:
         if is_completion and len(run) > 1:
             ids = [e["event_id"] for e in run]
             run = sorted(run, key=_completion_sort_key)
-            run = [{**e, "event_id": event_id} for e, event_id in zip(run, ids)]
+            run = [{**e, "event_id": event_id} for e, event_id in zip(run, ids, strict=True)]
         result.extend(run)
     return result
 
@@ -276,7 +278,7 @@ def _diff(
             else:
                 _diff(left[key], right[key], sub, names, found)
     elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        for index, (a, b) in enumerate(zip(left, right)):
+        for index, (a, b) in enumerate(zip(left, right, strict=False)):
             _diff(a, b, f"{path}[{index}]", names, found)
     elif left != right:
         values = f"\n    {names[0]:>10}: {_short(left)}\n    {names[1]:>10}: {_short(right)}"
@@ -295,18 +297,21 @@ def _diff_events(
     found: dict[str, list[str]],
 ) -> None:
     index = next(
-        (i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right))
+        (i for i, (a, b) in enumerate(zip(left, right, strict=False)) if a != b),
+        min(len(left), len(right)),
     )
     if index == len(left) == len(right):
         return
     lines = [
-        f"{path}: first difference at event #{index} ({names[0]} has {len(left)} events, {names[1]} {len(right)})"
+        f"{path}: first difference at event #{index} "
+        f"({names[0]} has {len(left)} events, {names[1]} {len(right)})"
     ]
     if index > 0:
         lines.append(f"    {'both':>10}: {json.dumps(left[index - 1])}")
-    for name, events in zip(names, (left, right)):
+    for name, events in zip(names, (left, right), strict=True):
         lines.append(
-            f"    {name:>10}: {json.dumps(events[index]) if index < len(events) else '(no more events)'}"
+            f"    {name:>10}: "
+            f"{json.dumps(events[index]) if index < len(events) else '(no more events)'}"
         )
     found["\n".join(lines)] = []
 

@@ -87,7 +87,8 @@ def duroxide_reader(db: Path) -> EventReader:
 
     def read(instance_id: str, execution_id: int) -> list[dict[str, Any]]:
         rows = conn.execute(
-            "SELECT event_data FROM history WHERE instance_id = ? AND execution_id = ? ORDER BY event_id",
+            "SELECT event_data FROM history WHERE instance_id = ? AND execution_id = ? "
+            "ORDER BY event_id",
             (instance_id, execution_id),
         )
         return [json.loads(data) for (data,) in rows]

@@ -1,6 +1,6 @@
 """Each scenario leaves the same (normalised) store on duroxide and on durascope.
 
-Run with ``cd /work/main && PYTHONPATH=. /tmp/dx/bin/python -m pytest tests/differential -m differential``.
+Run with ``.venv/bin/python -m pytest tests/differential -m differential``.
 The test is skipped only when the ``duroxide`` wheel cannot be imported; a
 durascope crash, hang or difference is a failure.
 """

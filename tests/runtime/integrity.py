@@ -52,7 +52,7 @@ async def integrity_problems(store: SqliteStore) -> list[str]:
                     problems.append(
                         f"{where}: event {eid} in {journal[(ex.execution_id, eid)]} turn records"
                     )
-        covered = {k for k in journal}
+        covered = set(journal)
         known = {
             (ex.execution_id, e.event_id)
             for ex in await store.list_executions(row.instance_id)

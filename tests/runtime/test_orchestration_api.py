@@ -35,7 +35,8 @@ async def test_activity_retry_backs_off_with_durable_timers() -> None:
     await sim.run()
     assert sim.instances["r"].output == "70"
     events = sim.history("r")
-    assert [type(e).__name__ for e in events if isinstance(e, ActivityScheduled | TimerCreated)] == [
+    kinds = [type(e).__name__ for e in events if isinstance(e, ActivityScheduled | TimerCreated)]
+    assert kinds == [
         "ActivityScheduled",
         "TimerCreated",
         "ActivityScheduled",
@@ -63,7 +64,7 @@ async def test_retry_gives_up_with_the_last_error() -> None:
     sim = Simulation(reg)
     sim.start("g", "GiveUp")
     await sim.run()
-    assert sim.instances["g"].output == '"Activity \'Always\' call failed: ValueError: no"'
+    assert sim.instances["g"].output == "\"Activity 'Always' call failed: ValueError: no\""
 
 
 async def test_versions_resolve_latest_or_exact_and_pin_across_can() -> None:

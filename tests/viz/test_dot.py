@@ -52,7 +52,8 @@ def test_hostile_ids_cannot_break_out_of_their_strings(hostile: Model) -> None:
     text = to_dot(build_graph(hostile, findings=[]))
     text.encode("utf-8")
     outside = QUOTED.sub("S", text)
-    # everything outside quoted strings is our own syntax: numbered ids, attribute names, punctuation
+    # everything outside quoted strings is our own syntax: numbered ids, attribute
+    # names, punctuation
     assert re.fullmatch(r"[\w\s\[\]=,;{}\->.#]*", outside), outside
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
     for line in text.splitlines():
