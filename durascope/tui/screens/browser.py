@@ -1,0 +1,120 @@
+"""The instance browser: every instance, a filter, and the highlighted instance's tree."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, Tree
+
+from durascope.replay import safe_text
+from durascope.tui.widgets.instance_table import InstanceTable, matches
+from durascope.tui.widgets.instance_tree import InstanceTree
+
+if TYPE_CHECKING:
+    from durascope.tui.app import DurascopeApp
+
+
+class BrowserScreen(Screen[None]):
+    """Lists instances; enter opens one."""
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="browser.filter"),
+        Binding("enter", "open_selected", "Open", id="browser.open"),
+        Binding("t", "focus_tree", "Tree", id="browser.tree"),
+        Binding("f", "first_finding", "First finding", id="browser.first_finding"),
+        Binding("question_mark", "help", "Help", id="browser.help"),
+        Binding("q", "app.quit", "Quit", id="browser.quit"),
+    ]
+
+    @property
+    def durascope(self) -> DurascopeApp:
+        from durascope.tui.app import DurascopeApp
+
+        assert isinstance(self.app, DurascopeApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="browser-title")
+        yield Input(placeholder="filter: text, status:failed, name:Checkout", id="filter")
+        with Horizontal():
+            yield InstanceTable(id="instances")
+            with Vertical(id="tree-pane"):
+                yield Static("Tree (parent/child, continue-as-new chains)", classes="pane-title")
+                yield InstanceTree("instances", id="tree")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_rows()
+        self.query_one(InstanceTable).focus()
+
+    def refresh_rows(self) -> None:
+        """Re-read the session (after loading, diagnosing or a live reload)."""
+        session = self.durascope.session
+        model = session.model
+        query = self.query_one("#filter", Input).value
+        shown = [i for i in model.instances.values() if matches(i, query)]
+        findings = (
+            None
+            if session.findings is None
+            else {iid: session.findings_of(iid) for iid in model.instances}
+        )
+        table = self.query_one(InstanceTable)
+        cursor = table.instance_at_cursor()
+        table.show(shown, findings)
+        if cursor is not None:
+            ids = [i.instance_id for i in shown]
+            if cursor in ids:
+                table.move_cursor(row=ids.index(cursor))
+        counts = "diagnosing…" if session.findings is None else f"{len(session.findings)} findings"
+        origin = model.origin
+        live = " · watching" if origin.kind in ("durascope", "duroxide") else ""
+        self.query_one("#browser-title", Static).update(
+            f"durascope · {origin.kind if origin.kind == 'bundle' else origin.kind + ' store'} · "
+            f"{safe_text(origin.path)}{live} · "
+            f"{len(shown)} of {len(model.instances)} instances · {counts}"
+        )
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self.refresh_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(InstanceTable).focus()
+
+    @on(DataTable.RowHighlighted, "#instances")
+    def _row_highlighted(self) -> None:
+        instance_id = self.query_one(InstanceTable).instance_at_cursor()
+        if instance_id is not None:
+            self.query_one(InstanceTree).show(self.durascope.session.model, instance_id)
+
+    @on(DataTable.RowSelected, "#instances")
+    def _row_selected(self) -> None:
+        self.action_open_selected()
+
+    @on(Tree.NodeSelected, "#tree")
+    def _tree_selected(self, event: Tree.NodeSelected[str]) -> None:
+        if event.node.data:
+            self.durascope.open_instance(event.node.data)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_tree(self) -> None:
+        self.query_one(InstanceTree).focus()
+
+    def action_open_selected(self) -> None:
+        instance_id = self.query_one(InstanceTable).instance_at_cursor()
+        if instance_id is not None:
+            self.durascope.open_instance(instance_id)
+
+    def action_first_finding(self) -> None:
+        self.durascope.open_first_finding()
+
+    def action_help(self) -> None:
+        self.durascope.show_help(self)

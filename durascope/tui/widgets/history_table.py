@@ -1,0 +1,53 @@
+"""The current execution's history: raw events, or schedules paired with completions."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from durascope.history import Event
+from durascope.replay import ExecutionState, event_summary, safe_text
+
+
+class HistoryTable(DataTable[str]):
+    """Raw events of one execution (one row each; rows, not widgets)."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("event", "type", "source", "payload")
+
+    def show(self, events: tuple[Event, ...], upto: int) -> None:
+        """Fill with the events; those after the current turn are dimmed by a marker."""
+        self.clear()
+        self.add_rows(
+            (
+                f"{e.event_id}{'' if i < upto else ' ·'}",
+                safe_text(e.type, 40),
+                "" if e.source_event_id is None else str(e.source_event_id),
+                event_summary(e, 80),
+            )
+            for i, e in enumerate(events)
+        )
+        if upto:
+            self.move_cursor(row=min(upto, len(events)) - 1)
+
+
+class PairsTable(DataTable[str]):
+    """Compact view: each schedule with the event that closed it."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("schedule", "kind", "name", "status", "closed by")
+
+    def show(self, state: ExecutionState) -> None:
+        """Fill from the state after the current turn."""
+        self.clear()
+        self.add_rows(
+            (
+                str(s.event_id),
+                s.kind,
+                safe_text(s.name or s.detail, 40),
+                s.status,
+                "" if s.closed_by is None else str(s.closed_by),
+            )
+            for s in state.schedules
+        )

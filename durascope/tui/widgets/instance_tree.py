@@ -1,0 +1,48 @@
+"""The parent/child tree of the highlighted instance, with each continue-as-new chain."""
+
+from __future__ import annotations
+
+from textual.widgets import Tree
+
+from durascope.replay import Model, safe_text
+
+
+class InstanceTree(Tree[str]):
+    """Root -> executions -> the children each execution scheduled (node data: instance id)."""
+
+    def show(self, model: Model, instance_id: str) -> None:
+        """Draw the tree holding ``instance_id`` (from its root)."""
+        root_id = instance_id
+        seen = {root_id}
+        while True:
+            link = model.scheduling_link(root_id)
+            if link is None or link.parent_instance in seen:
+                break
+            root_id = link.parent_instance
+            seen.add(root_id)
+        self.clear()
+        self.root.set_label(safe_text(root_id))
+        self.root.data = root_id
+        self._add(model, root_id, self.root, depth=0, visited=set())
+        self.root.expand_all()
+
+    def _add(
+        self, model: Model, instance_id: str, node: object, depth: int, visited: set[str]
+    ) -> None:
+        if instance_id in visited or depth > 20 or instance_id not in model.instances:
+            return
+        visited.add(instance_id)
+        inst = model.instances[instance_id]
+        for ex in inst.executions:
+            status = "continued as new" if ex.status == "ContinuedAsNew" else ex.status
+            branch = node.add(f"exec {ex.execution_id}: {status}", data=instance_id)  # type: ignore[attr-defined]
+            for link in model.children_of(instance_id, ex.execution_id):
+                child = model.instances.get(link.child_instance)
+                state = child.status if child else "never started"
+                mark = "" if link.points_back else "  (id already taken: start discarded)"
+                leaf = branch.add(
+                    f"#{link.event_id} {safe_text(link.child_instance)} [{state}]{mark}",
+                    data=link.child_instance,
+                )
+                if link.points_back:
+                    self._add(model, link.child_instance, leaf, depth + 1, visited)

@@ -1,0 +1,27 @@
+"""The one-line header of the instance screen: where the stepper stands."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from durascope.replay import Turn, safe_text
+from durascope.tui.text import status
+
+
+class StepperHeader(Static):
+    """``instance [name] · turn 3/6 · exec 2 · captured · result`` (always visible)."""
+
+    def show(self, instance_id: str, name: str, turn: Turn, total: int, follow: bool) -> None:
+        """Redraw for the current turn."""
+        text = Text()
+        text.append(safe_text(instance_id), style="bold")
+        text.append(f"  [{safe_text(name)}]  ", style="dim")
+        text.append(f"turn {turn.index + 1} of {total}", style="bold reverse")
+        text.append(f"  exec {turn.execution_id}  {turn.evidence}  result ")
+        text.append_text(
+            status({"completed": "Completed", "failed": "Failed"}.get(turn.result, turn.result))
+        )
+        if follow:
+            text.append("  following newest turn", style="green")
+        self.update(text)
