@@ -19,9 +19,8 @@ def state_text(state: ExecutionState, model: Model) -> Text:
     open_ = [s for s in state.open_schedules if s.kind != "child"]
     out.append(f"  open schedules ({len(open_)})\n")
     for s in open_:
-        out.append(
-            f"    {s.kind} #{s.event_id} {safe_text(s.name)} {safe_text(s.detail, 50)} [{s.status}]\n"
-        )
+        detail = safe_text(s.detail, 50)
+        out.append(f"    {s.kind} #{s.event_id} {safe_text(s.name)} {detail} [{s.status}]\n")
     children = state.children
     out.append(f"  children ({len(children)})\n")
     for s in children:
