@@ -515,13 +515,19 @@ def nondeterminism(ctx: _Context) -> Iterator[Finding]:
 
 def orphan_messages(ctx: _Context) -> Iterator[Finding]:
     """A message for an instance that does not exist."""
-    lowest = min((m.id for m in ctx.model.pending if m.queue == "orchestrator"), default=None)
-    for m in ctx.model.pending:
-        if m.queue != "orchestrator" or m.instance_id in ctx.model.instances:
+    queue = [m for m in ctx.model.pending if m.queue == "orchestrator"]
+    for m in queue:
+        if m.instance_id in ctx.model.instances:
             continue
         if isinstance(m.item, StartOrchestration | ContinueAsNew):
             continue
-        blocking = ctx.model.origin.kind == "duroxide" and m.id == lowest
+        # duroxide fetches the lowest-id visible row first and rolls back a batch for a
+        # missing instance: once visible, such a row is at the head unless an older row
+        # is visible no later than it.
+        ahead = any(
+            o.id < m.id and (o.visible_at_ms or 0) <= (m.visible_at_ms or 0) for o in queue
+        )
+        blocking = ctx.model.origin.kind == "duroxide" and not ahead
         kind = type(m.item).__name__ if m.item is not None else "undecodable message"
         yield _finding(
             ctx,

@@ -486,3 +486,41 @@ def test_truncated_store_copy_with_a_wal(stores: dict[str, Path], tmp_path: Path
         return
     model.load_all()
     model.close()
+
+
+# Diagnostics on real duroxide stores: every conclusion is inferred from history and queues.
+
+
+def _kinds(model: Model) -> set[tuple[str, str, str]]:
+    from durascope.replay import diagnose
+
+    findings = diagnose(model)
+    assert {f.evidence for f in findings} <= {"inferred"}
+    return {(f.kind, f.severity, f.instance) for f in findings}
+
+
+@pytest.mark.parametrize("model", ["healthy", "can_children", "cancelled_tree"], indirect=True)
+def test_healthy_duroxide_stores_have_no_warnings_or_errors(model: Model) -> None:
+    assert {k for k in _kinds(model) if k[1] != "info"} == set()
+
+
+@pytest.mark.parametrize("model", ["explicit_collision"], indirect=True)
+def test_duroxide_collision_is_seen_as_failed_fast(model: Model) -> None:
+    assert ("child_id_collision", "warning", "pB") in _kinds(model)
+
+
+@pytest.mark.parametrize("model", ["pending_and_orphan"], indirect=True)
+def test_duroxide_orphan_at_the_queue_head_is_an_error(model: Model) -> None:
+    orphans = [k for k in _kinds(model) if k[0] == "orphan_message"]
+    assert ("orphan_message", "error", "does-not-exist") in orphans
+
+
+@pytest.mark.parametrize("model", ["nondeterminism"], indirect=True)
+def test_duroxide_nondeterminism_is_found(model: Model) -> None:
+    assert any(k[0] == "nondeterminism" and k[1] == "error" for k in _kinds(model))
+
+
+@pytest.mark.parametrize("model", ["pre_fix_shape"], indirect=True)
+def test_pre_fix_shape_store_shows_the_repeated_child_id(model: Model) -> None:
+    kinds = _kinds(model)
+    assert any(k[0] == "child_id_collision" for k in kinds), kinds
