@@ -524,9 +524,7 @@ def orphan_messages(ctx: _Context) -> Iterator[Finding]:
         # duroxide fetches the lowest-id visible row first and rolls back a batch for a
         # missing instance: once visible, such a row is at the head unless an older row
         # is visible no later than it.
-        ahead = any(
-            o.id < m.id and (o.visible_at_ms or 0) <= (m.visible_at_ms or 0) for o in queue
-        )
+        ahead = any(o.id < m.id and (o.visible_at_ms or 0) <= (m.visible_at_ms or 0) for o in queue)
         blocking = ctx.model.origin.kind == "duroxide" and not ahead
         kind = type(m.item).__name__ if m.item is not None else "undecodable message"
         yield _finding(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from durascope.history import (
+    KNOWN_EVENT_CLASSES,
     Event,
     HistoryDecodeError,
     TurnRecord,
@@ -41,12 +45,60 @@ def decode_event_row(instance_id: str, execution_id: int, event_id: int, data: s
         )
 
 
+_VALIDATORS: dict[str, Any] = {
+    cls.model_fields["type"].default: cls.__pydantic_validator__ for cls in KNOWN_EVENT_CLASSES
+}
+"""The validator of each known event class, keyed by its ``type`` tag."""
+
+
+def decode_typed_row(
+    instance_id: str, execution_id: int, event_id: int, event_type: str | None, data: str
+) -> Event:
+    """:func:`decode_event_row`, faster when the row's ``event_type`` column names the class.
+
+    The column is only a hint: the row is validated against that class directly
+    (no parse into a dict, no discriminator call, about twice as fast), and the
+    result is kept only when it validated and its JSON carried a ``type`` (which
+    the class's literal then pinned to the same class the discriminated union
+    would have chosen).  Anything else goes through :func:`decode_event_row`, so
+    the result is always the one it gives.
+    """
+    validator = _VALIDATORS.get(event_type) if event_type is not None else None
+    if validator is not None:
+        try:
+            event: Event = validator.validate_json(data)
+        except Exception:  # not this class after all: the general path decides
+            pass
+        else:
+            if "type" in event.model_fields_set:
+                return event
+    return decode_event_row(instance_id, execution_id, event_id, data)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a bulk decode.
+
+    A load allocates a million long-lived objects and no cycles; the collector,
+    triggered by the allocations, would rescan the growing heap again and again
+    (about half of a load's time at a million events, measured).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class StoreReader:
     """Lazy loaders over one read-only database; shared by the two store kinds."""
 
     def __init__(self, db: ReadOnlyDatabase, *, history_order: str = "event_id") -> None:
         self.db = db
         self._order = history_order
+        self._type_column: str | None = None
 
     def data_version(self) -> int:
         """See :meth:`ReadOnlyDatabase.data_version`."""
@@ -56,27 +108,37 @@ class StoreReader:
         """Close the database."""
         self.db.close()
 
+    def _event_type(self) -> str:
+        """The ``event_type`` column if the history table has one, else ``NULL``."""
+        if self._type_column is None:
+            has = "event_type" in self.db.columns("history")
+            self._type_column = "event_type" if has else "NULL"
+        return self._type_column
+
     def events(self, instance_id: str, execution_id: int) -> tuple[Event, ...]:
         """One execution's events."""
         rows = self.db.query(
-            "SELECT event_id, event_data FROM history WHERE instance_id = ? AND execution_id = ? "
-            f"ORDER BY {self._order}",
+            f"SELECT event_id, {self._event_type()}, event_data FROM history "
+            f"WHERE instance_id = ? AND execution_id = ? ORDER BY {self._order}",
             (instance_id, execution_id),
         )
-        return tuple(decode_event_row(instance_id, execution_id, int(r[0]), r[1]) for r in rows)
+        return tuple(
+            decode_typed_row(instance_id, execution_id, int(r[0]), r[1], r[2]) for r in rows
+        )
 
     def load_all(self, model: Model, progress: ProgressCallback | None = None) -> int:
         """Read every history row in one streaming pass; returns the number of events."""
         grouped: dict[tuple[str, int], list[Event]] = defaultdict(list)
         count = 0
-        for inst, ex, eid, data in self.db.iterate(
-            "SELECT instance_id, execution_id, event_id, event_data FROM history "
-            "ORDER BY instance_id, execution_id, event_id"
-        ):
-            grouped[(inst, ex)].append(decode_event_row(inst, ex, int(eid), data))
-            count += 1
-            if progress is not None and count % 50_000 == 0:
-                progress(count)
+        with _collector_paused():
+            for inst, ex, eid, etype, data in self.db.iterate(
+                f"SELECT instance_id, execution_id, event_id, {self._event_type()}, event_data "
+                "FROM history ORDER BY instance_id, execution_id, event_id"
+            ):
+                grouped[(inst, ex)].append(decode_typed_row(inst, ex, int(eid), etype, data))
+                count += 1
+                if progress is not None and count % 50_000 == 0:
+                    progress(count)
         for instance in model.instances.values():
             for execution in instance.executions:
                 execution._events = tuple(

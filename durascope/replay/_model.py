@@ -184,6 +184,29 @@ class ChildLink:
     points_back: bool
 
 
+@dataclass(frozen=True)
+class _LinkIndex:
+    """Child links by parent instance and by child instance, each in ``child_links`` order.
+
+    ``children_of`` and ``scheduling_link`` are called once per instance by the
+    diagnosis, the tree view and the graph; a scan of every link per call made
+    them quadratic in the number of instances.
+    """
+
+    links: tuple[ChildLink, ...]
+    by_parent: dict[str, list[ChildLink]]
+    by_child: dict[str, list[ChildLink]]
+
+    @classmethod
+    def of(cls, links: tuple[ChildLink, ...]) -> _LinkIndex:
+        by_parent: dict[str, list[ChildLink]] = {}
+        by_child: dict[str, list[ChildLink]] = {}
+        for link in links:
+            by_parent.setdefault(link.parent_instance, []).append(link)
+            by_child.setdefault(link.child_instance, []).append(link)
+        return cls(links, by_parent, by_child)
+
+
 @dataclass
 class Model:
     """Everything the debugger knows about one input (see the module docstring)."""
@@ -195,6 +218,7 @@ class Model:
     reader: HistoryReader | None = field(default=None, repr=False)
     orphan_turns: tuple[TurnRecord, ...] = ()
     """Captured turns of ids that never became instances (messages for missing instances)."""
+    _links_indexed: _LinkIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def load_all(self, progress: Callable[[int], None] | None = None) -> int:
         """Load every event now (one streaming pass) instead of execution by execution."""
@@ -236,13 +260,20 @@ class Model:
 
         return resolve_child_links(self)
 
+    def _link_index(self) -> _LinkIndex:
+        """``child_links`` grouped by parent and by child (rebuilt if ``child_links`` is reset)."""
+        links = self.child_links
+        index = self._links_indexed
+        if index is None or index.links is not links:
+            index = self._links_indexed = _LinkIndex.of(links)
+        return index
+
     def children_of(self, instance_id: str, execution_id: int | None = None) -> list[ChildLink]:
         """The child links scheduled by an instance (optionally one execution)."""
         return [
             link
-            for link in self.child_links
-            if link.parent_instance == instance_id
-            and (execution_id is None or link.parent_execution == execution_id)
+            for link in self._link_index().by_parent.get(instance_id, ())
+            if execution_id is None or link.parent_execution == execution_id
         ]
 
     def scheduling_link(self, child_instance: str) -> ChildLink | None:
@@ -251,7 +282,7 @@ class Model:
         None for a root, and for an instance whose id some schedule merely collided with.
         """
         return next(
-            (k for k in self.child_links if k.child_instance == child_instance and k.points_back),
+            (k for k in self._link_index().by_child.get(child_instance, ()) if k.points_back),
             None,
         )
 
