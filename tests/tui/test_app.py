@@ -73,6 +73,10 @@ async def test_step_jump_and_findings(tui_store: Path) -> None:
         assert screen.turn == 2
         turn_text = rendered(screen.query_one(TurnPanel))
         assert "SubOrchestrationScheduled" in turn_text
+        from textual.widgets import TabbedContent
+
+        screen.query_one(TabbedContent).active = "tab-graph"  # panels draw when shown
+        await pilot.pause()
         graph_text = rendered(screen.query_one(GraphPanel))
         assert "COLLISION" in graph_text and "legacy-loop::sub::2" in graph_text
 

@@ -137,13 +137,26 @@ class InstanceScreen(Screen[None]):
         here = [f for f in self.findings() if f.turn == view.turn.index]
         self.query_one(TurnPanel).show(view.turn, here)
         self.query_one(StatePanel).show(view.state, model)
-        events = inst.execution(view.turn.execution_id).events
-        self.query_one(HistoryTable).show(events, view.turn.events_after)
-        self.query_one(PairsTable).show(view.state)
-        graph = build_graph(
-            model, focus=inst.instance_id, findings=self.durascope.session.findings, turn=view.turn
-        )
-        self.query_one(GraphPanel).show(graph)
+        # Only the visible tab is drawn (a long history has thousands of schedules);
+        # switching tabs draws the newly visible one.
+        active = self.query_one(TabbedContent).active
+        if active == "tab-history":
+            events = inst.execution(view.turn.execution_id).events
+            self.query_one(HistoryTable).show(events, view.turn.events_after)
+        elif active == "tab-pairs":
+            self.query_one(PairsTable).show(view.state)
+        elif active == "tab-graph":
+            graph = build_graph(
+                model,
+                focus=inst.instance_id,
+                findings=self.durascope.session.findings,
+                turn=view.turn,
+            )
+            self.query_one(GraphPanel).show(graph)
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self) -> None:
+        self.redraw()
 
     # Actions.
 

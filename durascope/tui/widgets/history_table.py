@@ -15,18 +15,27 @@ class HistoryTable(DataTable[str]):
         self.cursor_type = "row"
         self.add_columns("event", "type", "source", "payload")
 
+    _shown: tuple[int, int] | None = None
+
     def show(self, events: tuple[Event, ...], upto: int) -> None:
-        """Fill with the events; those after the current turn are dimmed by a marker."""
-        self.clear()
-        self.add_rows(
-            (
-                f"{e.event_id}{'' if i < upto else ' ·'}",
-                safe_text(e.type, 40),
-                "" if e.source_event_id is None else str(e.source_event_id),
-                event_summary(e, 80),
+        """Show an execution's events with the cursor on the current turn's last event.
+
+        Rows are rebuilt only when the execution changes: stepping within one
+        execution just moves the cursor, so a long history steps quickly.
+        """
+        key = (id(events), len(events))
+        if key != self._shown:
+            self._shown = key
+            self.clear()
+            self.add_rows(
+                (
+                    str(e.event_id),
+                    safe_text(e.type, 40),
+                    "" if e.source_event_id is None else str(e.source_event_id),
+                    event_summary(e, 80),
+                )
+                for e in events
             )
-            for i, e in enumerate(events)
-        )
         if upto:
             self.move_cursor(row=min(upto, len(events)) - 1)
 
