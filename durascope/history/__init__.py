@@ -39,6 +39,7 @@ from durascope.history._errors import (
     nondeterminism_error,
 )
 from durascope.history._events import (
+    ENVELOPE_FIELDS,
     KNOWN_EVENT_CLASSES,
     KNOWN_EVENT_TYPES,
     SCHEDULE_EVENT_TYPES,
@@ -130,6 +131,7 @@ __all__ = [
     "KeyValueSet",
     "KeyValueCleared",
     "KeyValuesCleared",
+    "ENVELOPE_FIELDS",
     "KNOWN_EVENT_CLASSES",
     "KNOWN_EVENT_TYPES",
     "SCHEDULE_EVENT_TYPES",

@@ -333,6 +333,19 @@ Event = Annotated[
 ]
 """Any history event; unknown ``type`` values load as :class:`UnknownEvent`."""
 
+ENVELOPE_FIELDS: frozenset[str] = frozenset(
+    {
+        "event_id",
+        "source_event_id",
+        "instance_id",
+        "execution_id",
+        "timestamp_ms",
+        "duroxide_version",
+        "type",
+    }
+)
+"""The envelope fields and the type tag: everything but the variant's own fields."""
+
 TERMINAL_EVENT_TYPES: frozenset[str] = frozenset(
     {"OrchestrationCompleted", "OrchestrationFailed", "OrchestrationContinuedAsNew"}
 )

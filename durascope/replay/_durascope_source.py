@@ -6,7 +6,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from durascope.history import (
     KNOWN_EVENT_CLASSES,
@@ -203,38 +203,9 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
             executions=tuple(executions.get(inst, ())),
             _turn_loader=turns,
         )
-    pending = [
-        PendingMessage(
-            queue="orchestrator",
-            id=int(rid),
-            instance_id=inst,
-            item=_decode_item(raw),
-            raw=raw,
-            visible_at_ms=visible,
-            attempt_count=int(attempts),
-            locked=token is not None,
-        )
-        for rid, inst, raw, visible, token, attempts in db.query(
-            "SELECT id, instance_id, work_item, visible_at_ms, lock_token, attempt_count "
-            "FROM orchestrator_queue ORDER BY id"
-        )
-    ]
-    pending += [
-        PendingMessage(
-            queue="worker",
-            id=int(rid),
-            instance_id=inst,
-            item=_decode_item(raw),
-            raw=raw,
-            visible_at_ms=visible,
-            attempt_count=int(attempts),
-            locked=token is not None,
-        )
-        for rid, inst, raw, visible, token, attempts in db.query(
-            "SELECT id, instance_id, work_item, visible_at_ms, lock_token, attempt_count "
-            "FROM worker_queue ORDER BY id"
-        )
-    ]
+    pending = _pending(db, "orchestrator", "orchestrator_queue") + _pending(
+        db, "worker", "worker_queue"
+    )
     orphan_turns = []
     for (record,) in db.query(
         "SELECT record FROM turns WHERE instance_id NOT IN (SELECT instance_id FROM instances) "
@@ -253,6 +224,27 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
         reader=reader,
         orphan_turns=tuple(orphan_turns),
     )
+
+
+def _pending(
+    db: ReadOnlyDatabase, queue: Literal["orchestrator", "worker"], table: str
+) -> list[PendingMessage]:
+    return [
+        PendingMessage(
+            queue=queue,
+            id=int(rid),
+            instance_id=inst,
+            item=_decode_item(raw),
+            raw=raw,
+            visible_at_ms=visible,
+            attempt_count=int(attempts),
+            locked=token is not None,
+        )
+        for rid, inst, raw, visible, token, attempts in db.query(
+            "SELECT id, instance_id, work_item, visible_at_ms, lock_token, attempt_count "
+            f"FROM {table} ORDER BY id"
+        )
+    ]
 
 
 def _decode_item(raw: str) -> WorkItem | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from durascope.history import Event, event_to_dict
+from durascope.history import ENVELOPE_FIELDS, Event, event_to_dict
 from durascope.runtime._background_loop import BackgroundLoop
 from durascope.runtime._child_ids import ReservedInstanceIdError
 from durascope.runtime._client import Client as AsyncClient
@@ -25,16 +25,6 @@ from durascope.runtime._registry import DEFAULT_VERSION
 from durascope.runtime._runtime import Runtime as AsyncRuntime
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._tasks import decode_payload
-
-_ENVELOPE = (
-    "event_id",
-    "source_event_id",
-    "instance_id",
-    "execution_id",
-    "timestamp_ms",
-    "duroxide_version",
-    "type",
-)
 
 
 class SqliteProvider:
@@ -181,7 +171,7 @@ class HistoryEvent:
         self.kind = event.type
         self.source_event_id = event.source_event_id
         self.timestamp_ms = event.timestamp_ms
-        self.data = json.dumps({k: v for k, v in self.raw.items() if k not in _ENVELOPE})
+        self.data = json.dumps({k: v for k, v in self.raw.items() if k not in ENVELOPE_FIELDS})
 
     def __repr__(self) -> str:
         return f"Event({self.event_id}, {self.kind})"

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from durascope.history import (
     ActivityExecute,
@@ -37,6 +37,7 @@ from durascope.runtime._store_types import (
 from durascope.runtime._turn_types import TurnInput, TurnOutcome
 
 _log = logging.getLogger("durascope.runtime")
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -145,21 +146,36 @@ class Dispatchers:
     # Orchestrations.
 
     async def _orchestration_loop(self) -> None:
+        await self._loop(
+            "an orchestration batch",
+            lambda: self.store.fetch_orchestration_batch(
+                now_ms=now_ms(), lock_ms=self.options.orchestration_lock_ms
+            ),
+            self.process_batch,
+            self.orchestrations,
+        )
+
+    async def _loop(
+        self,
+        what: str,
+        fetch: Callable[[], Awaitable[T | None]],
+        process: Callable[[T], Awaitable[object]],
+        wakeup: Wakeup,
+    ) -> None:
+        """Fetch and process until stopped; when idle, wait for a wake-up (growing backoff)."""
         idle = 0
         while not self._stopping.is_set():
             try:
-                batch = await self.store.fetch_orchestration_batch(
-                    now_ms=now_ms(), lock_ms=self.options.orchestration_lock_ms
-                )
+                fetched = await fetch()
             except StoreError as exc:
-                _log.warning("fetching an orchestration batch failed: %s", exc)
-                batch = None
-            if batch is None:
-                await self.orchestrations.wait(idle)
+                _log.warning("fetching %s failed: %s", what, exc)
+                fetched = None
+            if fetched is None:
+                await wakeup.wait(idle)
                 idle += 1
                 continue
             idle = 0
-            await self.process_batch(batch)
+            await process(fetched)
 
     async def process_batch(self, batch: OrchestrationBatch) -> TurnOutcome | None:
         """Run one turn over a fetched batch and commit (or abandon) it."""
@@ -234,21 +250,14 @@ class Dispatchers:
     # Activities.
 
     async def _worker_loop(self) -> None:
-        idle = 0
-        while not self._stopping.is_set():
-            try:
-                work = await self.store.fetch_work_item(
-                    now_ms=now_ms(), lock_ms=self.options.worker_lock_ms
-                )
-            except StoreError as exc:
-                _log.warning("fetching a work item failed: %s", exc)
-                work = None
-            if work is None:
-                await self.workers.wait(idle)
-                idle += 1
-                continue
-            idle = 0
-            await self._run_work(work)
+        await self._loop(
+            "a work item",
+            lambda: self.store.fetch_work_item(
+                now_ms=now_ms(), lock_ms=self.options.worker_lock_ms
+            ),
+            self._run_work,
+            self.workers,
+        )
 
     async def _run_work(self, work: WorkBatch) -> None:
         item = work.item

@@ -6,7 +6,7 @@ same text makes nondeterminism failures compare equal across the two runtimes.
 
 from __future__ import annotations
 
-from durascope.history import Event
+from durascope.history import ENVELOPE_FIELDS, Event
 from durascope.runtime._actions import Action
 from durascope.runtime._tasks import (
     ActivityTask,
@@ -91,24 +91,13 @@ _RUST_EVENT_NAMES = {
     "ExternalEventPersistent": "QueueEventDelivered",
     "ExternalSubscribedPersistentCancelled": "QueueSubscriptionCancelled",
 }
-_ENVELOPE_FIELDS = frozenset(
-    {
-        "event_id",
-        "source_event_id",
-        "instance_id",
-        "execution_id",
-        "timestamp_ms",
-        "duroxide_version",
-        "type",
-    }
-)
 
 
 def describe_event(event: Event) -> str:
     """An event as duroxide's ``EventKind`` Debug rendering (for nondeterminism messages)."""
     fields: list[tuple[str, str]] = []
     for key in type(event).model_fields:
-        if key in _ENVELOPE_FIELDS:
+        if key in ENVELOPE_FIELDS:
             continue
         value = getattr(event, key)
         if isinstance(value, str):
