@@ -8,7 +8,7 @@ from durascope.history import SubOrchestrationScheduled
 from durascope.runtime import full_child_id
 
 if TYPE_CHECKING:
-    from durascope.replay._model import ChildLink, Model
+    from durascope.replay._model import ChildLink, Instance, Model
 
 
 def resolve_child_links(model: Model) -> tuple[ChildLink, ...]:
@@ -20,43 +20,7 @@ def resolve_child_links(model: Model) -> tuple[ChildLink, ...]:
     first of them (later starts were discarded or absorbed), so only that one
     points back.
     """
-    from durascope.replay._model import ChildLink
-
-    links: list[ChildLink] = []
-    for instance in model.instances.values():
-        for execution in instance.executions:
-            for event in execution.events:
-                if not isinstance(event, SubOrchestrationScheduled):
-                    continue
-                child_id = full_child_id(instance.instance_id, event.instance)
-                child = model.instances.get(child_id)
-                recorded: tuple[str | None, int | None, int | None] | None = None
-                if child is not None and child.executions:
-                    started = child.executions[0].started
-                    if started is not None:
-                        recorded = (
-                            started.parent_instance,
-                            started.parent_id,
-                            started.parent_execution_id,
-                        )
-                points_back = recorded is not None and (
-                    recorded[0] == instance.instance_id
-                    and recorded[1] == event.event_id
-                    and recorded[2] in (None, execution.execution_id)
-                )
-                links.append(
-                    ChildLink(
-                        parent_instance=instance.instance_id,
-                        parent_execution=execution.execution_id,
-                        event_id=event.event_id,
-                        name=event.name,
-                        scheduled_as=event.instance,
-                        child_instance=child_id,
-                        child_exists=child is not None,
-                        child_parent=recorded,
-                        points_back=points_back,
-                    )
-                )
+    links = [link for instance in model.instances.values() for link in _links_of(model, instance)]
     # Without a recorded execution, only the earliest matching schedule started the child.
     claimed: set[str] = set()
     result: list[ChildLink] = []
@@ -67,6 +31,60 @@ def resolve_child_links(model: Model) -> tuple[ChildLink, ...]:
             claimed.add(link.child_instance)
         result.append(link)
     return tuple(result)
+
+
+def resolve_links_from(model: Model, instance_id: str) -> tuple[ChildLink, ...]:
+    """The links of one parent only (reads its events and its children's first events)."""
+    links = _links_of(model, model.instance(instance_id))
+    claimed: set[str] = set()
+    result = []
+    for link in links:
+        if link.points_back and link.child_parent and link.child_parent[2] is None:
+            if link.child_instance in claimed:
+                link = _replace_points_back(link, False)
+            claimed.add(link.child_instance)
+        result.append(link)
+    return tuple(result)
+
+
+def _links_of(model: Model, instance: Instance) -> list[ChildLink]:
+    from durascope.replay._model import ChildLink
+
+    links: list[ChildLink] = []
+    for execution in instance.executions:
+        for event in execution.events:
+            if not isinstance(event, SubOrchestrationScheduled):
+                continue
+            child_id = full_child_id(instance.instance_id, event.instance)
+            child = model.instances.get(child_id)
+            recorded: tuple[str | None, int | None, int | None] | None = None
+            if child is not None and child.executions:
+                started = child.executions[0].started
+                if started is not None:
+                    recorded = (
+                        started.parent_instance,
+                        started.parent_id,
+                        started.parent_execution_id,
+                    )
+            points_back = recorded is not None and (
+                recorded[0] == instance.instance_id
+                and recorded[1] == event.event_id
+                and recorded[2] in (None, execution.execution_id)
+            )
+            links.append(
+                ChildLink(
+                    parent_instance=instance.instance_id,
+                    parent_execution=execution.execution_id,
+                    event_id=event.event_id,
+                    name=event.name,
+                    scheduled_as=event.instance,
+                    child_instance=child_id,
+                    child_exists=child is not None,
+                    child_parent=recorded,
+                    points_back=points_back,
+                )
+            )
+    return links
 
 
 def _replace_points_back(link: ChildLink, value: bool) -> ChildLink:

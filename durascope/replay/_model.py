@@ -268,6 +268,18 @@ class Model:
             index = self._links_indexed = _LinkIndex.of(links)
         return index
 
+    def links_from(self, instance_id: str) -> tuple[ChildLink, ...]:
+        """The links of one parent, without resolving every link of the model.
+
+        Reads only that instance's events and its children's first events, which is
+        what a view of one tree needs on a large store.
+        """
+        if self.__dict__.get("child_links") is not None:
+            return tuple(self.children_of(instance_id))
+        from durascope.replay._links import resolve_links_from
+
+        return resolve_links_from(self, instance_id)
+
     def children_of(self, instance_id: str, execution_id: int | None = None) -> list[ChildLink]:
         """The child links scheduled by an instance (optionally one execution)."""
         return [

@@ -54,7 +54,9 @@ class DurascopeApp(App[int]):
         self.push_screen(BrowserScreen())
         if self._initial_instance is not None:
             self.open_instance(self._initial_instance)
-        self.diagnose_in_background()
+        # Diagnosis loads every event: start it once the first screen is drawn, so its
+        # thread does not compete with the first paint.
+        self.call_after_refresh(self.diagnose_in_background)
         if self._poll:
             self.set_interval(POLL_SECONDS, self.check_for_changes)
 

@@ -12,13 +12,14 @@ class InstanceTree(Tree[str]):
 
     def show(self, model: Model, instance_id: str) -> None:
         """Draw the tree holding ``instance_id`` (from its root)."""
+        # Climb by the recorded parent ids (no event needs to be read for that).
         root_id = instance_id
         seen = {root_id}
         while True:
-            link = model.scheduling_link(root_id)
-            if link is None or link.parent_instance in seen:
+            parent = model.instances[root_id].parent_instance_id
+            if parent is None or parent not in model.instances or parent in seen:
                 break
-            root_id = link.parent_instance
+            root_id = parent
             seen.add(root_id)
         self.clear()
         self.root.set_label(safe_text(root_id))
@@ -33,10 +34,11 @@ class InstanceTree(Tree[str]):
             return
         visited.add(instance_id)
         inst = model.instances[instance_id]
+        links = model.links_from(instance_id)
         for ex in inst.executions:
             status = "continued as new" if ex.status == "ContinuedAsNew" else ex.status
             branch = node.add(f"exec {ex.execution_id}: {status}", data=instance_id)  # type: ignore[attr-defined]
-            for link in model.children_of(instance_id, ex.execution_id):
+            for link in (k for k in links if k.parent_execution == ex.execution_id):
                 child = model.instances.get(link.child_instance)
                 state = child.status if child else "never started"
                 mark = "" if link.points_back else "  (id already taken: start discarded)"
