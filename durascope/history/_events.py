@@ -296,7 +296,8 @@ KNOWN_EVENT_TYPES: frozenset[str] = frozenset(
 
 def _event_tag(value: Any) -> str:
     tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    if isinstance(value, UnknownEvent) or tag not in KNOWN_EVENT_TYPES:
+    # A tag of the wrong type (hostile input) must fail validation, not hashing.
+    if isinstance(value, UnknownEvent) or not isinstance(tag, str) or tag not in KNOWN_EVENT_TYPES:
         return "unknown"
     return str(tag)
 
