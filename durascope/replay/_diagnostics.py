@@ -25,6 +25,7 @@ from durascope.history import (
     TimerFiredItem,
     display_message,
 )
+from durascope.replay._collector import collector_paused
 from durascope.replay._findings import Finding, Ref
 from durascope.replay._model import ChildLink, Execution, Instance, Model
 from durascope.replay._state import fold
@@ -675,7 +676,8 @@ RULES: tuple[Rule, ...] = (
 def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     """Every finding in the model (or about one instance's tree), errors first."""
     ctx = _Context(model)
-    findings = [f for rule in RULES for f in rule(ctx)]
+    with collector_paused():
+        findings = [f for rule in RULES for f in rule(ctx)]
     if instance_id is not None:
         from durascope.replay._bundle import select_tree
 

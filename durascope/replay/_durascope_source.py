@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Literal
 
 from durascope.history import (
@@ -19,6 +17,7 @@ from durascope.history import (
     turn_record_from_json,
     work_item_from_json,
 )
+from durascope.replay._collector import collector_paused
 from durascope.replay._model import Execution, Instance, Model, Origin, PendingMessage
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
 
@@ -75,23 +74,6 @@ def decode_typed_row(
     return decode_event_row(instance_id, execution_id, event_id, data)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk decode.
-
-    A load allocates a million long-lived objects and no cycles; the collector,
-    triggered by the allocations, would rescan the growing heap again and again
-    (about half of a load's time at a million events, measured).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class StoreReader:
     """Lazy loaders over one read-only database; shared by the two store kinds."""
 
@@ -130,7 +112,7 @@ class StoreReader:
         """Read every history row in one streaming pass; returns the number of events."""
         grouped: dict[tuple[str, int], list[Event]] = defaultdict(list)
         count = 0
-        with _collector_paused():
+        with collector_paused():
             for inst, ex, eid, etype, data in self.db.iterate(
                 f"SELECT instance_id, execution_id, event_id, {self._event_type()}, event_data "
                 "FROM history ORDER BY instance_id, execution_id, event_id"
