@@ -109,23 +109,53 @@ class StoreReader:
         )
 
     def load_all(self, model: Model, progress: ProgressCallback | None = None) -> int:
-        """Read every history row in one streaming pass; returns the number of events."""
-        grouped: dict[tuple[str, int], list[Event]] = defaultdict(list)
+        """Read every history row in one streaming pass; returns the number of events.
+
+        The loop is :func:`decode_typed_row` written inline, and rows are grouped by
+        noticing where the (instance, execution) key changes (the query orders by it):
+        at a million events the function calls and per-row dict lookups were a third
+        of the load (measured by ``bench/inspection.py``).
+        """
+        validators = _VALIDATORS
+        decode = decode_event_row
+        loaded: dict[tuple[str, int], tuple[Event, ...]] = {}
+        key: tuple[str, int] | None = None
+        bucket: list[Event] = []
+
+        def flush() -> None:
+            if key is not None:
+                earlier = loaded.get(key)
+                loaded[key] = tuple(bucket) if earlier is None else earlier + tuple(bucket)
+
         count = 0
         with collector_paused():
             for inst, ex, eid, etype, data in self.db.iterate(
                 f"SELECT instance_id, execution_id, event_id, {self._event_type()}, event_data "
                 "FROM history ORDER BY instance_id, execution_id, event_id"
             ):
-                grouped[(inst, ex)].append(decode_typed_row(inst, ex, int(eid), etype, data))
+                event: Event | None = None
+                validator = validators.get(etype) if etype is not None else None
+                if validator is not None:
+                    try:
+                        event = validator.validate_json(data)
+                    except Exception:  # not this class after all: the general path decides
+                        event = None
+                    else:
+                        if "type" not in event.__pydantic_fields_set__:  # type: ignore[union-attr]
+                            event = None
+                if event is None:
+                    event = decode(inst, ex, int(eid), data)
+                if key is None or (inst, ex) != key:
+                    flush()
+                    key, bucket = (inst, ex), []
+                bucket.append(event)
                 count += 1
                 if progress is not None and count % 50_000 == 0:
                     progress(count)
+            flush()
         for instance in model.instances.values():
             for execution in instance.executions:
-                execution._events = tuple(
-                    grouped.get((instance.instance_id, execution.execution_id), ())
-                )
+                execution._events = loaded.get((instance.instance_id, execution.execution_id), ())
         return count
 
 
