@@ -50,8 +50,9 @@ fmt: venv
 bench: venv system-deps
 	$(BIN)/python -m bench
 
+# The crash, contention and fault tests, repeated (each run kills at new moments).
 soak: venv
-	DURASCOPE_SOAK=1 $(BIN)/python -m pytest -q -m slow tests/reliability
+	for i in 1 2 3 4 5; do $(BIN)/python -m pytest -q tests/runtime/test_crash_safety.py tests/runtime/test_faults.py || exit 1; done
 
 fixtures: venv
 	$(BIN)/python fixtures/generate.py
