@@ -256,3 +256,22 @@ def test_load_all_fast_path_decodes_exactly_like_the_union(tmp_path: Path) -> No
         ]
     finally:
         model.close()
+
+
+def test_only_refreshes_its_summary_lines() -> None:
+    text = (
+        "# R\n\n## Summary\n\nRatios: ...\n\n| benchmark | figure |\n|---|---|\n"
+        "| seek | old a |\n| tui | keep |\n| seek | old b |\n\n<!-- bench:seek -->\n"
+    )
+
+    def summary(rows: list[Row]) -> list[Row]:
+        return [{"benchmark": "seek", "figure": "new"}]
+
+    bench = harness.Benchmark("seek", "Seek", "bench.seek", 1, 1, "", summary)
+    outcome = harness.Outcome(bench, "machine", 1, 0.0, [{"x": 1}])
+    out = harness._replace_summary_rows(text, [outcome])
+    assert "| seek | new |\n| tui | keep |\n\n<!-- bench:seek -->" in out
+    assert "old" not in out
+    assert harness.results_summary(out) == (
+        "| benchmark | figure |\n|---|---|\n| seek | new |\n| tui | keep |\n"
+    )
