@@ -85,7 +85,9 @@ class Wakeup:
 
     async def wait(self, idle_rounds: int) -> None:
         """Wait for a signal, at most a few ms on the first idle rounds, then longer."""
-        timeout = min(0.001 * 2**idle_rounds, self._max_wait)
+        # Cap the exponent: 2**1024 ms no longer converts to a float (about a minute
+        # of idleness at the default 50 ms ceiling), which killed idle dispatchers.
+        timeout = min(0.001 * 2 ** min(idle_rounds, 20), self._max_wait)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
         self._event.clear()
@@ -175,7 +177,14 @@ class Dispatchers:
                 idle += 1
                 continue
             idle = 0
-            await process(fetched)
+            try:
+                await process(fetched)
+            except StoreError as exc:
+                # Busy past the store's retries, or a refused write: the lease runs
+                # out and the work is fetched again; the dispatcher must live on.
+                _log.warning("processing %s failed: %s", what, exc)
+            except Exception:  # a bug must not kill the dispatcher either
+                _log.exception("processing %s raised", what)
 
     async def process_batch(self, batch: OrchestrationBatch) -> TurnOutcome | None:
         """Run one turn over a fetched batch and commit (or abandon) it."""

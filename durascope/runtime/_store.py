@@ -286,12 +286,17 @@ class SqliteStore:
         """Decode new rows onto the cached prefix and refresh the cache, or name the bad row."""
         key = (f.instance, f.execution_id)
         new: list[Event] = []
+        error: str | None = None
         for event_id, raw in f.history_rows:
             try:
                 new.append(event_from_json(raw))
             except HistoryDecodeError as exc:
-                self._cache.drop(key)
-                return (), f"history row {f.instance}/{f.execution_id}/{event_id}: {exc}"
+                # Keep decoding: the rows that do decode tell whether the execution
+                # already ended (then a late message is discarded, not re-poisoned).
+                error = error or f"history row {f.instance}/{f.execution_id}/{event_id}: {exc}"
+        if error is not None:
+            self._cache.drop(key)
+            return (f.base.events if f.base else ()) + tuple(new), error
         history = (f.base.events if f.base else ()) + tuple(new)
         if f.history_rows:
             self._cache.put(key, CachedHistory(history, str(f.history_rows[-1][1])))

@@ -34,8 +34,8 @@ class OrchestrationBatch:
         current_execution_id: ``instances.current_execution_id``; 0 without a row.
         orchestration_name: ``instances.orchestration_name``, None without a row.
         orchestration_version: ``instances.orchestration_version``.
-        history: The current execution's events in ``event_id`` order (empty when
-            ``history_error`` is set).
+        history: The current execution's events in ``event_id`` order (when
+            ``history_error`` is set, only the rows that decoded).
         history_error: One line saying which history row did not decode, else None.
         undecodable_message_ids: Fetched rows whose JSON is not a work item; they are
             not in ``messages`` but are deleted by the ack like the others.

@@ -327,6 +327,10 @@ class TurnBuilder:
     def _history_error(self, started: OrchestrationStarted | None) -> TurnOutcome:
         inp = self.inp
         assert inp.history_error is not None
+        if any(is_terminal(e) for e in self.history):
+            # Already ended (e.g. by an earlier poison of this very history): a late
+            # message is discarded like any other; poisoning again would loop.
+            return self._fast_ack(started)
         if inp.attempt <= inp.max_attempts:
             self._all_verdicts("aborted", f"history could not be decoded: {inp.history_error}")
             return self._outcome(
