@@ -81,7 +81,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         out = sys.stdout
         out.write(
             f"{safe_text(instance.instance_id)}  {safe_text(instance.orchestration_name)}  "
-            f"{instance.status}  ({model.origin.kind}: {safe_text(model.origin.path)})\n"
+            f"{safe_text(instance.status)}  ({model.origin.kind}: {safe_text(model.origin.path)})\n"
         )
         out.write(f"{'exec':>4}  {'event':>5}  {'type':<38}  {'source':>6}  payload\n")
         for ex in executions:
@@ -194,12 +194,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """``durascope render PATH --instance ID -o OUT.{svg,png,dot}``."""
-    from durascope.viz import render_to_file
+    from durascope.viz import RenderError, render_to_file
 
     model = open_model(args.path)
     try:
         model.instance(args.instance)
-        render_to_file(model, args.instance, args.output)
+        try:
+            render_to_file(model, args.instance, args.output)
+        except (ValueError, RenderError) as exc:  # an unknown suffix; Graphviz missing
+            raise CommandError(str(exc)) from None
         sys.stderr.write(f"durascope: wrote {args.output}\n")
         return EXIT_OK
     finally:
@@ -353,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # an output path in a missing directory, a directory, read-only
+        print(f"durascope: error: {safe_text(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # last resort: one line, never a traceback
         if os.environ.get("DURASCOPE_DEBUG"):
             raise

@@ -18,6 +18,7 @@ from durascope.history import (
     work_item_from_json,
 )
 from durascope.replay._collector import collector_paused
+from durascope.replay._columns import integer, optional_int, optional_text, text
 from durascope.replay._model import Execution, Instance, Model, Origin, PendingMessage
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
 
@@ -31,6 +32,7 @@ def decode_event_row(instance_id: str, execution_id: int, event_id: int, data: s
     Keeping the row (instead of failing the whole history) lets the debugger show
     it and report it as a finding.
     """
+    data = text(data)  # SQLite is dynamically typed: a BLOB, a number or NULL reads as text
     try:
         return event_from_json(data)
     except HistoryDecodeError as exc:
@@ -170,14 +172,14 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
         "WHERE h.instance_id = e.instance_id AND h.execution_id = e.execution_id) "
         "FROM executions e ORDER BY e.instance_id, e.execution_id"
     ):
-        executions[inst].append(
+        executions[text(inst)].append(
             Execution(
-                instance_id=inst,
-                execution_id=int(ex),
-                status=status,
-                output=output,
-                started_at_ms=started,
-                completed_at_ms=completed,
+                instance_id=text(inst),
+                execution_id=integer(ex, 0),
+                status=text(status) or "Running",
+                output=optional_text(output),
+                started_at_ms=optional_int(started),
+                completed_at_ms=optional_int(completed),
                 event_count=int(count),
                 _loader=reader.events,
             )
@@ -203,15 +205,16 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
         "AND e.execution_id = i.current_execution_id ORDER BY i.created_at_ms, i.instance_id"
     ):
         inst, name, version, current, parent, custom, status, output = row
+        inst = text(inst)
         instances[inst] = Instance(
             instance_id=inst,
-            orchestration_name=name,
-            orchestration_version=version,
-            current_execution_id=int(current),
-            parent_instance_id=parent,
-            status=status or "Running",
-            output=output,
-            custom_status=custom,
+            orchestration_name=text(name),
+            orchestration_version=optional_text(version),
+            current_execution_id=integer(current, 1),
+            parent_instance_id=optional_text(parent),
+            status=text(status) or "Running",
+            output=optional_text(output),
+            custom_status=optional_text(custom),
             executions=tuple(executions.get(inst, ())),
             _turn_loader=turns,
         )
@@ -227,7 +230,9 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
             orphan_turns.append(turn_record_from_json(record))
         except HistoryDecodeError:
             continue
-    origin = Origin(kind="durascope", path=db.path, runtime_version=meta.get("engine_version"))
+    origin = Origin(
+        kind="durascope", path=db.path, runtime_version=optional_text(meta.get("engine_version"))
+    )
     return Model(
         origin=origin,
         instances=instances,
@@ -244,12 +249,12 @@ def _pending(
     return [
         PendingMessage(
             queue=queue,
-            id=int(rid),
-            instance_id=inst,
-            item=_decode_item(raw),
-            raw=raw,
-            visible_at_ms=visible,
-            attempt_count=int(attempts),
+            id=integer(rid, 0),
+            instance_id=text(inst),
+            item=_decode_item(text(raw)),
+            raw=text(raw),
+            visible_at_ms=optional_int(visible),
+            attempt_count=integer(attempts, 0),
             locked=token is not None,
         )
         for rid, inst, raw, visible, token, attempts in db.query(

@@ -39,6 +39,7 @@ from durascope.history import (
     display_message,
     work_item_from_json,
 )
+from durascope.replay._columns import integer, optional_int, optional_text, text
 from durascope.replay._durascope_source import StoreReader
 from durascope.replay._model import (
     Execution,
@@ -81,7 +82,7 @@ def _load(db: ReadOnlyDatabase) -> Model:
     reader = StoreReader(db)
     tables = db.tables()
     counts = {
-        (str(i), int(e)): int(n)
+        (text(i), integer(e, 0)): int(n)
         for i, e, n in db.query(
             "SELECT instance_id, execution_id, count(*) FROM history "
             "GROUP BY instance_id, execution_id"
@@ -91,20 +92,21 @@ def _load(db: ReadOnlyDatabase) -> Model:
     instances: dict[str, Instance] = {}
     for row in _select(db, "instances", _INSTANCE_COLUMNS, "ORDER BY rowid"):
         inst, name, version, current, parent, custom = row
+        inst = text(inst)
         execs = executions.pop(inst, [])
-        current_id = (
-            int(current) if current is not None else max((x.execution_id for x in execs), default=1)
-        )
+        current_id = optional_int(current)
+        if current_id is None:
+            current_id = max((x.execution_id for x in execs), default=1)
         cur = next((x for x in execs if x.execution_id == current_id), None)
         instances[inst] = Instance(
             instance_id=inst,
-            orchestration_name=name or "",
-            orchestration_version=version,
+            orchestration_name=text(name),
+            orchestration_version=optional_text(version),
             current_execution_id=current_id,
-            parent_instance_id=parent,
+            parent_instance_id=optional_text(parent),
             status=cur.status if cur else "Running",
             output=cur.output if cur else None,
-            custom_status=custom,
+            custom_status=optional_text(custom),
             executions=tuple(execs),
         )
     for inst in sorted(executions):
@@ -147,12 +149,12 @@ def _executions(
     for inst, ex, status, output, started, completed in _select(
         db, "executions", _EXECUTION_COLUMNS
     ):
-        key = (str(inst), int(ex))
+        key = (text(inst), integer(ex, 0))
         found[key] = Execution(
             instance_id=key[0],
             execution_id=key[1],
-            status=status or "Running",
-            output=output,
+            status=text(status) or "Running",
+            output=optional_text(output),
             started_at_ms=_to_ms(started),
             completed_at_ms=_to_ms(completed),
             event_count=counts.get(key, 0),
@@ -212,18 +214,18 @@ def _pending(
     for rid, inst, raw, visible, token, attempts in _select(
         db, table, _QUEUE_COLUMNS, "ORDER BY id"
     ):
-        raw_text = raw if isinstance(raw, str) else bytes(raw or b"").decode("utf-8", "replace")
+        raw_text = text(raw)
         item = _decode_item(raw_text)
-        target = str(inst) if inst is not None else _item_instance(item)
+        target = text(inst) if inst is not None else _item_instance(item)
         out.append(
             PendingMessage(
                 queue=queue,
-                id=int(rid),
+                id=integer(rid, 0),
                 instance_id=target,
                 item=item,
                 raw=raw_text,
                 visible_at_ms=_to_ms(visible),
-                attempt_count=int(attempts or 0),
+                attempt_count=integer(attempts, 0),
                 locked=token is not None or target in locked,
             )
         )
@@ -253,11 +255,11 @@ def _to_ms(value: Any) -> int | None:
         return None
     if isinstance(value, (int, float)):
         return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
+    number = optional_int(value)
+    if number is not None:
+        return number
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text(value).strip().replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is None:
