@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,7 @@ from tests.reliability.hostile import (
     FIXTURE,
     FIXTURE_DOC,
     HOSTILE,
+    ROOT,
     cli,
     rename_everywhere,
     run_command,
@@ -97,3 +103,37 @@ def test_unwritable_outputs_and_wrong_suffixes_are_user_errors(tmp_path: Path) -
         code, _, err = cli(args)
         assert code == 2, (args, err)
         FUZZED["bad arguments"] += 1
+
+
+@pytest.mark.tmux
+@pytest.mark.slow
+def test_the_tui_in_a_real_terminal_does_not_obey_escapes_in_data(tmp_path: Path) -> None:
+    """Under tmux, data that would retitle the terminal or clear it shows as text."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    hostile = "\x1b]2;PWNED\x07\x1b[2J"  # set the window title, then clear the screen
+    doc, instance = hostile_bundle(hostile)
+    path = write_json(doc, tmp_path / "hostile.json", gz=False)
+    session = f"durascope-hostile-{int(time.time() * 1000)}"
+    command = (
+        f"cd {ROOT} && {sys.executable} -m durascope.tui {path} --instance {shlex.quote(instance)}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], check=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        screen = ""
+        while time.monotonic() < deadline and "healthy-loop" not in screen:
+            time.sleep(0.2)
+            screen = tmux(["capture-pane", "-p", "-t", session])
+        assert "\\x1b]2;PWNED\\x07" in screen, screen  # shown, escaped, on screen
+        title = tmux(["display-message", "-p", "-t", session, "#{pane_title}"])
+        assert "PWNED" not in title, title
+        FUZZED["hostile-id real terminals"] += 1
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+
+
+def tmux(args: list[str]) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
