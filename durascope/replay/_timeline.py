@@ -103,6 +103,7 @@ class Timeline:
         self.turns = turns
         self.evidence: Evidence = evidence
         self._checkpoints: dict[int, list[tuple[int, ExecutionFold]]] = {}
+        self._frontier: dict[int, tuple[int, ExecutionFold]] = {}
         self._states: dict[int, ExecutionState] = {}
 
     def __len__(self) -> int:
@@ -131,26 +132,35 @@ class Timeline:
     def state_of(self, execution_id: int, events_applied: int) -> ExecutionState:
         """The state of an execution after its first ``events_applied`` events."""
         events = self.instance.execution(execution_id).events
-        marks = self._checkpoints.get(execution_id)
-        if marks is None:
-            marks = self._build_checkpoints(execution_id, events)
-        pos = bisect_right([m[0] for m in marks], events_applied) - 1
+        marks = self._checkpoints_upto(execution_id, events, events_applied)
+        pos = bisect_right(marks, events_applied, key=lambda mark: mark[0]) - 1
         start, base = marks[max(pos, 0)]
         folder = base.copy()
         for event in events[start:events_applied]:
             folder.apply(event)
         return folder.state()
 
-    def _build_checkpoints(
-        self, execution_id: int, events: tuple[Event, ...]
+    def _checkpoints_upto(
+        self, execution_id: int, events: tuple[Event, ...], needed: int
     ) -> list[tuple[int, ExecutionFold]]:
-        folder = ExecutionFold(self.instance.instance_id, execution_id)
-        marks = [(0, folder.copy())]
-        for i, event in enumerate(events, start=1):
-            folder.apply(event)
-            if i % CHECKPOINT_EVERY == 0:
-                marks.append((i, folder.copy()))
-        self._checkpoints[execution_id] = marks
+        """Checkpoints every ``CHECKPOINT_EVERY`` events, folded only as far as ``needed``.
+
+        Lazily: the first seek near the start of a long execution need not fold
+        all of it (the first-touch cost the seek benchmark measures).
+        """
+        marks = self._checkpoints.get(execution_id)
+        if marks is None:
+            folder = ExecutionFold(self.instance.instance_id, execution_id)
+            marks = self._checkpoints[execution_id] = [(0, folder.copy())]
+            self._frontier[execution_id] = (0, folder)
+        done, folder = self._frontier[execution_id]
+        target = min(needed, len(events))
+        while done < target:
+            folder.apply(events[done])
+            done += 1
+            if done % CHECKPOINT_EVERY == 0:
+                marks.append((done, folder.copy()))
+        self._frontier[execution_id] = (done, folder)
         return marks
 
     def turn_of_event(self, execution_id: int, event_id: int) -> Turn | None:
@@ -185,6 +195,11 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     every = {(ex, eid) for ex, events in by_exec.items() for eid in events}
     if not every <= covered:
         return None  # an incomplete journal: history is the authority
+    # Sorted event ids per execution: how many events a turn leaves applied is then
+    # a bisection, not a scan (which made long journals quadratic to open).
+    event_ids: dict[int, list[int]] = {}
+    for ex in instance.executions:  # the first execution of an id, as ``execution()`` finds
+        event_ids.setdefault(ex.execution_id, sorted(e.event_id for e in ex.events))
     progress: dict[int, int] = {}
     turns = []
     for index, record in enumerate(records):
@@ -205,20 +220,13 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
                 delta=delta,
                 sent=record.sent,
                 result=record.result,
-                events_after=_count_upto(instance, record.execution_id, progress),
+                events_after=bisect_right(
+                    event_ids.get(record.execution_id, []), progress.get(record.execution_id, 0)
+                ),
                 record=record,
             )
         )
     return tuple(turns)
-
-
-def _count_upto(instance: Instance, execution_id: int, progress: dict[int, int]) -> int:
-    last = progress.get(execution_id, 0)
-    try:
-        events = instance.execution(execution_id).events
-    except Exception:
-        return 0
-    return sum(1 for e in events if e.event_id <= last)
 
 
 def _inferred_turns(instance: Instance) -> tuple[Turn, ...]:

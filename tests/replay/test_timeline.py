@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +139,10 @@ async def test_checkpointed_state_equals_fold_on_a_long_history() -> None:
         turn = timeline.turns[index]
         assert timeline.state_after(index) == fold("long", 1, events[: turn.events_after])
     assert timeline.state_after(len(timeline) - 1).custom_status == str(sum(range(1, 151)))
+    # Checkpoints are folded lazily, as far as a seek needs: seeks in any order, on a
+    # fresh timeline, still equal the fold (middle first, then back, then past it).
+    fresh = Timeline.of(model.instance("long"))
+    order = [len(fresh) // 2, 3, len(fresh) - 1, 0, *random.Random(7).sample(range(len(fresh)), 40)]
+    for index in order:
+        turn = fresh.turns[index]
+        assert fresh.state_of(1, turn.events_after) == fold("long", 1, events[: turn.events_after])
