@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 from durascope.cli import main
@@ -187,21 +186,6 @@ def consolidate(source: Path, target: Path) -> None:
     finally:
         src.close()
         dst.close()
-
-
-@pytest.fixture(scope="module")
-def duroxide_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Real duroxide stores (run by the duroxide package), each in one file."""
-    from tests.replay.duroxide_stores import generate
-
-    raw = tmp_path_factory.mktemp("duroxide-raw")
-    made = generate(raw, ["healthy", "can_children", "pending_and_orphan", "cancelled_tree"])
-    single = tmp_path_factory.mktemp("duroxide")
-    out = {}
-    for name, path in made.items():
-        out[name] = single / f"{name}.db"
-        consolidate(path, out[name])
-    return out
 
 
 def instance_ids(doc: Any) -> list[str]:
