@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from durascope.history import Event, display_message
+from durascope.history import Event, UnknownEvent, display_message
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -33,7 +33,10 @@ def event_summary(event: Event, limit: int = 60) -> str:
         if isinstance(value, str):
             parts.append(f"{key}={value}")
     details = getattr(event, "details", None)
-    if details is not None:
+    if isinstance(event, UnknownEvent):  # its fields are raw JSON values, not ErrorDetails
+        if details is not None:
+            parts.append(f"details={details}")
+    elif details is not None:
         parts.append(f"error={display_message(details)}")
     fire = getattr(event, "fire_at_ms", None)
     if isinstance(fire, int):

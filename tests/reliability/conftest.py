@@ -79,6 +79,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         write(note)
     if FUZZED:
         inputs = sum(v for k, v in FUZZED.items() if k != "cli runs")
-        write(f"hostile input: {inputs} inputs, {FUZZED['cli runs']} CLI runs, 0 tracebacks")
+        write(f"hostile input: {inputs} inputs, {FUZZED['cli runs']} CLI runs")
         for key, value in sorted(FUZZED.items()):
             write(f"  {key}: {value}")

@@ -276,6 +276,32 @@ def test_columns_holding_the_wrong_sqlite_type(
     assert failures == {}, json.dumps(report, indent=1)
 
 
+def test_an_unknown_event_type_that_carries_error_details(
+    tmp_path: Path, duroxide_stores: dict[str, Path]
+) -> None:
+    """A renamed OrchestrationFailed: its ``details`` are raw JSON, not ErrorDetails.
+
+    Found by ``make soak`` (``history`` raised on the raw dict); kept as a fixed case.
+    """
+    for new_type in ("\x1b[2J", "FromTheFuture"):
+        path = tmp_path / "renamed.db"
+        shutil.copy(duroxide_stores["cancelled_tree"], path)
+        conn = sqlite3.connect(path)
+        changed = conn.execute(
+            "UPDATE history SET event_data = json_set(event_data, '$.type', ?) "
+            "WHERE instance_id = 'tree' AND event_data LIKE '%\"details\"%'",
+            (new_type,),
+        ).rowcount
+        conn.commit()
+        conn.close()
+        assert changed >= 1
+        for kind in COMMANDS:
+            assert run_command(kind, path, "tree", tmp_path) in (0, 1)
+        code, out, _ = run_cli(["history", path, "--instance=tree"])
+        assert code == 0 and "details={'Application'" in out
+        FUZZED["duroxide stores mutated (sql)"] += 1
+
+
 def test_a_store_whose_wal_is_truncated_or_missing(
     tmp_path: Path, duroxide_stores: dict[str, Path]
 ) -> None:
