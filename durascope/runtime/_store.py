@@ -294,10 +294,10 @@ class SqliteStore:
                 # Keep decoding: the rows that do decode tell whether the execution
                 # already ended (then a late message is discarded, not re-poisoned).
                 error = error or f"history row {f.instance}/{f.execution_id}/{event_id}: {exc}"
+        history = (f.base.events if f.base else ()) + tuple(new)
         if error is not None:
             self._cache.drop(key)
-            return (f.base.events if f.base else ()) + tuple(new), error
-        history = (f.base.events if f.base else ()) + tuple(new)
+            return history, error
         if f.history_rows:
             self._cache.put(key, CachedHistory(history, str(f.history_rows[-1][1])))
         elif f.base is not None:
