@@ -209,11 +209,19 @@ def rename_everywhere(doc: Any, old: str, new: str) -> Any:
 
 
 def events_of(doc: Any) -> list[dict[str, Any]]:
-    found = []
-    for inst in doc.get("instances", []) if isinstance(doc, dict) else []:
-        for ex in inst.get("executions", []) if isinstance(inst, dict) else []:
-            found += [e for e in ex.get("events", []) if isinstance(e, dict)]
-    return found
+    """The event objects of a (possibly already mutated) bundle document."""
+
+    def items(value: Any, key: str) -> list[Any]:
+        inner = value.get(key) if isinstance(value, dict) else None
+        return inner if isinstance(inner, list) else []
+
+    return [
+        event
+        for inst in items(doc, "instances")
+        for ex in items(inst, "executions")
+        for event in items(ex, "events")
+        if isinstance(event, dict)
+    ]
 
 
 def write_json(doc: Any, path: Path, gz: bool) -> Path:
