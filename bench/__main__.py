@@ -225,15 +225,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "1,000 random turns (fixed seed) through `Stepper.seek` (state after the turn), "
         "against `fold` over the execution's events up to the turn.",
         _summary_seek,
-        "Notes. *First touch* on one long execution pays for the checkpoints of the whole "
-        "execution (a fold of every event, and a copy of the fold state every 64 events), "
-        "so it costs more than one replay from the start; later seeks are answered from "
-        "the nearest checkpoint. The slowest seeks (p99, max) of the first-touch and "
-        "replay rows include full collections of the cyclic garbage collector triggered "
-        "by the fold's allocations (with `gc.freeze()` after loading, the p99 of a replay "
-        "of a 10,000-turn execution fell from 165 ms to 36 ms, measured). Building the "
-        "timeline (`Timeline.of`, in the note) is quadratic in the turns of one execution "
-        "(`_count_upto` scans the execution's events for every turn).",
+        "Notes. *First touch* folds the execution from its start as far as the turn "
+        "sought (checkpoints are built lazily, a copy of the fold state every 64 events), "
+        "so it costs about one replay from the start: a seek near the end of a 20,000-event "
+        "execution cannot be answered in 10 ms without checkpoints built beforehand; later "
+        "seeks are answered from the nearest checkpoint. The slowest seeks (p99, max) of "
+        "the first-touch and replay rows include full collections of the cyclic garbage "
+        "collector triggered by the fold's allocations; the TUI freezes its loaded heap "
+        "(`gc.freeze()`) for that reason, this benchmark of the library does not.",
     ),
     Benchmark(
         "render",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -42,7 +43,12 @@ class DebugSession:
             for f in findings:
                 by_instance[f.instance].append(f)
             self.findings, self._by_instance = findings, dict(by_instance)
-            return findings
+        # The TUI process owns its heap, and the loaded model lives as long as the
+        # session: freezing it keeps the full collections that UI allocations trigger
+        # from walking a million model objects during a keypress (the p99 repaint
+        # outliers of bench/tui.py).  A reload unfreezes first, so nothing leaks.
+        gc.freeze()
+        return findings
 
     def findings_of(self, instance_id: str) -> list[Finding]:
         """The findings about one instance (empty until diagnosed)."""
@@ -66,8 +72,10 @@ class DebugSession:
             old, self.model = self.model, fresh
             self._timelines = {}
         old.close()
+        gc.unfreeze()  # the old model may now be collected
         self.diagnose()
 
     def close(self) -> None:
-        """Release the input."""
+        """Release the input (and let its objects be collected again)."""
         self.model.close()
+        gc.unfreeze()
