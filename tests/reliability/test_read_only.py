@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
@@ -164,6 +165,7 @@ def test_inspecting_while_a_runtime_writes_changes_nothing(
             time.sleep(pause)
             runner.send_signal(signal.SIGSTOP)  # wherever it is, a transaction included
             try:
+                wait_stopped(runner.pid)  # the signal is asynchronous: no write in flight
                 before = fingerprint(store_dir)
                 assert "live.db-wal" in before  # the runtime has the file open in WAL mode
                 # A separate process, as a user's shell would be.
@@ -200,6 +202,24 @@ def test_inspecting_while_a_runtime_writes_changes_nothing(
         f"read-only while a runtime writes: {freezes} freezes x {runs // max(freezes, 1)} "
         f"commands, store and -wal unchanged; all {n} orchestrations then completed"
     )
+
+
+def wait_stopped(pid: int, timeout_s: float = 10) -> None:
+    """Wait until every thread of ``pid`` is stopped (``T`` in ``/proc/PID/task/*/stat``).
+
+    ``kill`` returns before the signal has stopped the target; a thread of the
+    runtime can still be finishing a write (a WAL checkpoint into the main file).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):  # a thread that just ended
+                states.append(stat.read_text().rpartition(")")[2].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            return
+        assert time.monotonic() < deadline, f"process {pid} did not stop: {states}"
+        time.sleep(0.001)
 
 
 def queued(db: Path) -> int:
