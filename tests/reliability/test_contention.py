@@ -151,6 +151,7 @@ async def histories(store: SqliteStore, instance: str) -> list[dict[str, object]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200 if SOAK else 300)
 async def test_three_processes_complete_each_orchestration_exactly_once(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     store = await SqliteStore.open(db)

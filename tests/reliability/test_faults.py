@@ -191,6 +191,7 @@ def trials_of(mode: int) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800 if SOAK else 300)  # a soak mode runs ~17 trials of 200
 @pytest.mark.parametrize(
     "mode", range(len(MODES)), ids=["+".join(m) if len(m) == 1 else "all" for m in MODES]
 )
