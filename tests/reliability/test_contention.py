@@ -29,6 +29,7 @@ import pytest
 from durascope.history import event_to_dict
 from durascope.runtime import Runtime, RuntimeOptions, SqliteStore
 from tests.programs.mixed_workload import add_code, expected_output
+from tests.reliability.peek import peek
 from tests.reliability.tally import NOTES
 from tests.reliability.test_faults import check_final_state, child_id
 from tests.runtime.integrity import decoded, integrity_problems
@@ -109,28 +110,15 @@ async def wait_completed(store: SqliteStore, ids: list[str], timeout_s: float) -
         await asyncio.sleep(0.05)
 
 
-def lock_row(db: Path, instance: str) -> tuple[str, int] | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            "SELECT lock_token, locked_until_ms FROM instance_locks WHERE instance_id = ?",
-            (instance,),
-        ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
-    finally:
-        conn.close()
-
-
-def worker_row(db: Path, instance: str) -> tuple[str, int] | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            "SELECT lock_token, locked_until_ms FROM worker_queue WHERE instance_id = ?",
-            (instance,),
-        ).fetchone()
-        return None if row is None or row[0] is None else (str(row[0]), int(row[1]))
-    finally:
-        conn.close()
+def lease(db: Path, table: str, instance: str) -> tuple[str, int] | None:
+    """(token, expiry) of the lease on an instance (``instance_locks``) or its activity
+    row (``worker_queue``), read with plain sqlite3; None when nobody holds one."""
+    rows = peek(
+        db, f"SELECT lock_token, locked_until_ms FROM {table} WHERE instance_id = ?", (instance,)
+    )
+    if not rows or rows[0][0] is None:
+        return None
+    return str(rows[0][0]), int(rows[0][1])
 
 
 async def start_roots(store: SqliteStore, n: int, prefix: str = "m", first: int = 0) -> list[str]:
@@ -202,7 +190,7 @@ async def test_a_dead_holders_lock_expires_and_another_process_takes_over(
         await holder.wait_line("stall turn m4")
         holder.popen.wait(timeout=30)
         assert holder.popen.returncode == -signal.SIGKILL
-        held = lock_row(db, "m4")
+        held = lease(db, "instance_locks", "m4")
         assert held is not None  # it died holding the instance lock
         heir = Proc(tmp_path, "heir", db)
         await wait_completed(store, ["m4"], timeout_s=30)
@@ -237,10 +225,7 @@ async def test_a_stopped_holders_late_ack_is_refused_and_nothing_completes_twice
         await holder.wait_line("started")
         await start_roots(store, 1)
         await holder.wait_line(f"stall {where} {victim}")
-        if where == "turn":
-            held = lock_row(db, victim)
-        else:
-            held = worker_row(db, victim)
+        held = lease(db, "instance_locks" if where == "turn" else "worker_queue", victim)
         assert held is not None, "the stopped process holds no lease"
         other = Proc(tmp_path, "other", db)
         await wait_completed(store, [victim, child_id(0)], timeout_s=30)

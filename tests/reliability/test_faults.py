@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 from durascope.runtime import Runtime, SqliteStore
 from tests.programs.mixed_workload import OPTIONS, add_code, expected_output
 from tests.reliability.faulty_runtime import KILL_POINTS
+from tests.reliability.peek import peek
 from tests.reliability.tally import KILLS, WHERE
 from tests.runtime.integrity import decoded, integrity_problems
 
@@ -79,14 +79,10 @@ async def roots_done(store: SqliteStore, roots: set[str]) -> int:
 
 def queue_rows(db: Path) -> tuple[int, int]:
     """(orchestrator, worker) queue rows, read with plain sqlite3."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return (
-            conn.execute("SELECT count(*) FROM orchestrator_queue").fetchone()[0],
-            conn.execute("SELECT count(*) FROM worker_queue").fetchone()[0],
-        )
-    finally:
-        conn.close()
+    [(orchestrator, worker)] = peek(
+        db, "SELECT (SELECT count(*) FROM orchestrator_queue), (SELECT count(*) FROM worker_queue)"
+    )
+    return int(orchestrator), int(worker)
 
 
 async def check_final_state(store: SqliteStore, db: Path, n: int) -> None:

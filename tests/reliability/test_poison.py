@@ -36,6 +36,7 @@ from durascope.history import (
 from durascope.replay import open_model
 from durascope.runtime import Client, Runtime, RuntimeOptions, SqliteStore
 from tests.programs.mixed_workload import add_code, expected_output
+from tests.reliability.peek import peek
 from tests.runtime.integrity import decoded, integrity_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +81,7 @@ async def first_turn_times(store: SqliteStore, ids: list[str]) -> list[int]:
 
 
 def queue_rows(db: Path, table: str = "orchestrator_queue") -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute(f"SELECT instance_id, work_item FROM {table} ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    return peek(db, f"SELECT instance_id, work_item FROM {table} ORDER BY id")
 
 
 def check_others(outputs: dict[str, Any], prefix: str = "ok") -> None:
@@ -155,15 +152,10 @@ async def corrupt_history_row(db: Path, instance: str, event_id: int, data: str)
 
 
 def sentinel_row(db: Path, instance: str) -> dict[str, Any] | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            "SELECT event_data FROM history WHERE instance_id = ? AND event_id = 99999",
-            (instance,),
-        ).fetchone()
-        return None if row is None else json.loads(row[0])
-    finally:
-        conn.close()
+    rows = peek(
+        db, "SELECT event_data FROM history WHERE instance_id = ? AND event_id = 99999", (instance,)
+    )
+    return json.loads(rows[0][0]) if rows else None
 
 
 async def waiting_instance(db: Path, instance: str) -> None:

@@ -23,7 +23,6 @@ import os
 import pickle
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 
 from durascope.runtime import SqliteStore
 from tests.reliability.hostile import FIXTURE, FIXTURE_DOC, check_clean, run_cli
+from tests.reliability.peek import peek
 from tests.reliability.tally import NOTES
 from tests.runtime.integrity import integrity_problems
 
@@ -90,6 +90,21 @@ async def browse_in_tui(path: Path, instance: str) -> None:
         await pilot.pause()
         screen = app.export_screenshot()
         assert instance in screen
+
+
+def cli_process(
+    args: list[Any], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``durascope ARGS`` in its own process, as a user's shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "durascope.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def inspect_everything(path: Path, instance: str, out: Path, module: Path | None) -> int:
@@ -170,15 +185,7 @@ def test_inspecting_while_a_runtime_writes_changes_nothing(
                 assert "live.db-wal" in before  # the runtime has the file open in WAL mode
                 # A separate process, as a user's shell would be.
                 for args in every_command(db, "m1", out, None):
-                    proc = subprocess.run(
-                        [sys.executable, "-m", "durascope.cli", *map(str, args)],
-                        cwd=ROOT,
-                        env=env,
-                        capture_output=True,
-                        text=True,
-                        timeout=120,
-                        check=False,
-                    )
+                    proc = cli_process(args, ROOT, env)
                     check_clean(args, proc.returncode, proc.stdout, proc.stderr)
                     assert proc.returncode in (0, 1), (args, proc.stderr)
                     runs += 1
@@ -224,11 +231,7 @@ def wait_stopped(pid: int, timeout_s: float = 10) -> None:
 
 def queued(db: Path) -> int:
     """Rows waiting in the orchestrator queue (a read-only look, after the hashes)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM orchestrator_queue").fetchone()[0])
-    finally:
-        conn.close()
+    return int(peek(db, "SELECT count(*) FROM orchestrator_queue")[0][0])
 
 
 async def _all_complete(db: Path, n: int) -> None:
@@ -301,15 +304,7 @@ def test_opening_a_bundle_runs_no_code(tmp_path: Path) -> None:
     runs = 0
     for path in (bundle, pickled, gz_pickled):
         for args in every_command(path, "healthy-loop", tmp_path, None):
-            proc = subprocess.run(
-                [sys.executable, "-m", "durascope.cli", *map(str, args)],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            proc = cli_process(args, work, env)
             check_clean(args, proc.returncode, proc.stdout, proc.stderr)
             if path != bundle:
                 assert proc.returncode == 2 and "neither" in proc.stderr, proc.stderr
@@ -317,23 +312,10 @@ def test_opening_a_bundle_runs_no_code(tmp_path: Path) -> None:
     created = sorted(p.name for p in work.iterdir())
     assert created == ["evil.json", "evil_module.py", "pickled.json", "pickled.json.gz"]
     # Named by the user, the module does run: that is the only way code gets in.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "durascope.cli",
-            "replay",
-            str(bundle),
-            "--instance=healthy-loop",
-            "--module",
-            str(work / "evil_module.py"),
-        ],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = cli_process(
+        ["replay", bundle, "--instance=healthy-loop", "--module", work / "evil_module.py"],
+        work,
+        env,
     )
     assert (work / "IMPORTED").read_text() == "the module ran"
     assert proc.returncode == 2 and "registers" in proc.stderr, proc.stderr
