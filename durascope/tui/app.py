@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from durascope.replay import SourceError
+from durascope.replay import SourceError, safe_text
 from durascope.tui.messages import FindingsReady, StoreReloaded
 from durascope.tui.screens.browser import BrowserScreen
 from durascope.tui.screens.confirm import WriteRequest
@@ -104,7 +104,9 @@ class DurascopeApp(App[int]):
     def open_instance(self, instance_id: str, turn: int | None = None) -> None:
         """Push the instance screen (at a turn)."""
         if instance_id not in self.session.model.instances:
-            self.notify(f"No instance {instance_id!r} here.", severity="warning")
+            self.notify(
+                f"No instance {safe_text(instance_id)!r} here.", severity="warning", markup=False
+            )
             return
         self.push_screen(InstanceScreen(instance_id, turn))
 
@@ -133,7 +135,7 @@ class DurascopeApp(App[int]):
         from durascope.tui.writes import perform
 
         done = await perform(self.session.path, request)
-        self.notify(done)
+        self.notify(done, markup=False)  # it names the instance: data, not markup
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of the current screen in the command palette."""

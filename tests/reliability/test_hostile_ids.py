@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 import shlex
 import shutil
@@ -137,3 +138,23 @@ def test_the_tui_in_a_real_terminal_does_not_obey_escapes_in_data(tmp_path: Path
 
 def tmux(args: list[str]) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("markup", ["[b]bold[/b]", "[/]", "[link=file:///etc]x[/link]"])
+async def test_the_tui_shows_markup_in_data_as_text(tmp_path: Path, markup: str) -> None:
+    """Rich markup in ids, names and payloads is text: shown as is, never parsed (or raised)."""
+    from durascope.tui import DurascopeApp
+
+    doc, instance = hostile_bundle(markup)
+    path = write_json(doc, tmp_path / "markup.json", gz=False)
+    for start in (None, instance):
+        app = DurascopeApp(path, instance=start, poll=False)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if start is None:
+                await pilot.press("slash", *"healthy", "enter")
+                await pilot.pause()
+            screen = app.export_screenshot()
+            assert html.escape(markup, quote=False) in screen.replace("&#160;", " "), markup
+        FUZZED["markup-id TUI screens"] += 1

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 
-from durascope.replay import safe_text
+from durascope.tui.text import plain
 from durascope.tui.widgets.instance_table import InstanceTable, matches
 from durascope.tui.widgets.instance_tree import InstanceTree
 
@@ -74,9 +74,11 @@ class BrowserScreen(Screen[None]):
         origin = model.origin
         live = " · watching" if origin.kind in ("durascope", "duroxide") else ""
         self.query_one("#browser-title", Static).update(
-            f"durascope · {origin.kind if origin.kind == 'bundle' else origin.kind + ' store'} · "
-            f"{safe_text(origin.path)}{live} · "
-            f"{len(shown)} of {len(model.instances)} instances · {counts}"
+            plain(
+                f"durascope · {origin.kind if origin.kind == 'bundle' else origin.kind + ' store'}"
+                f" · {origin.path}{live} · "
+                f"{len(shown)} of {len(model.instances)} instances · {counts}"
+            )
         )
 
     @on(Input.Changed, "#filter")

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from durascope.replay import safe_text
+from durascope.tui.text import plain
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ConfirmWriteScreen(ModalScreen[WriteRequest | None]):
 
     def compose(self) -> ComposeResult:
         what = "Raise an event on" if self._action == "raise" else "Cancel"
-        yield Label(f"{what} {safe_text(self._instance_id)}: this WRITES to the store.")
+        yield Label(plain(f"{what} {self._instance_id}: this WRITES to the store."))
         if self._action == "raise":
             yield Input(placeholder="event name", id="event-name")
             yield Input(placeholder='data as JSON, e.g. {"ok": true}', id="event-data")

@@ -1,14 +1,19 @@
-"""The current execution's history: raw events, or schedules paired with completions."""
+"""The current execution's history: raw events, or schedules paired with completions.
+
+Cells are ``Text``: a ``str`` cell would be parsed as Rich markup, and payloads are data.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from durascope.history import Event
-from durascope.replay import ExecutionState, event_summary, safe_text
+from durascope.replay import ExecutionState, event_summary
+from durascope.tui.text import plain
 
 
-class HistoryTable(DataTable[str]):
+class HistoryTable(DataTable[Text]):
     """Raw events of one execution (one row each; rows, not widgets)."""
 
     def on_mount(self) -> None:
@@ -29,10 +34,10 @@ class HistoryTable(DataTable[str]):
             self.clear()
             self.add_rows(
                 (
-                    str(e.event_id),
-                    safe_text(e.type, 40),
-                    "" if e.source_event_id is None else str(e.source_event_id),
-                    event_summary(e, 80),
+                    Text(str(e.event_id)),
+                    plain(e.type, 40),
+                    Text("" if e.source_event_id is None else str(e.source_event_id)),
+                    Text(event_summary(e, 80)),  # already terminal-safe; Text: no markup
                 )
                 for e in events
             )
@@ -40,7 +45,7 @@ class HistoryTable(DataTable[str]):
             self.move_cursor(row=min(upto, len(events)) - 1)
 
 
-class PairsTable(DataTable[str]):
+class PairsTable(DataTable[Text]):
     """Compact view: each schedule with the event that closed it."""
 
     def on_mount(self) -> None:
@@ -52,11 +57,11 @@ class PairsTable(DataTable[str]):
         self.clear()
         self.add_rows(
             (
-                str(s.event_id),
-                s.kind,
-                safe_text(s.name or s.detail, 40),
-                s.status,
-                "" if s.closed_by is None else str(s.closed_by),
+                Text(str(s.event_id)),
+                Text(s.kind),
+                plain(s.name or s.detail, 40),
+                Text(s.status),
+                Text("" if s.closed_by is None else str(s.closed_by)),
             )
             for s in state.schedules
         )

@@ -1,11 +1,16 @@
-"""The instance browser's table: one row per instance (rows, not widgets)."""
+"""The instance browser's table: one row per instance (rows, not widgets).
+
+Cells are ``Text``, never ``str``: a ``str`` cell is parsed as Rich markup, and ids
+and names come from the store (``[/]`` in an id would raise).
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
-from durascope.replay import Finding, Instance, safe_text
-from durascope.tui.text import badges, status
+from durascope.replay import Finding, Instance
+from durascope.tui.text import badges, plain, status
 
 
 def matches(inst: Instance, query: str) -> bool:
@@ -44,10 +49,10 @@ class InstanceTable(DataTable[object]):
         self.clear()
         self.add_rows(
             (
-                safe_text(inst.instance_id, 60),
-                safe_text(inst.orchestration_name, 30),
+                plain(inst.instance_id, 60),
+                plain(inst.orchestration_name, 30),
                 status(inst.status),
-                str(len(inst.executions)),
+                Text(str(len(inst.executions))),
                 badges(None if findings is None else findings.get(inst.instance_id, [])),
             )
             for inst in instances

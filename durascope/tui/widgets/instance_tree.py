@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Tree
 
-from durascope.replay import Model, safe_text
+from durascope.replay import Model
+from durascope.tui.text import plain
 
 
 class InstanceTree(Tree[str]):
@@ -22,7 +24,7 @@ class InstanceTree(Tree[str]):
             root_id = parent
             seen.add(root_id)
         self.clear()
-        self.root.set_label(safe_text(root_id))
+        self.root.set_label(plain(root_id))
         self.root.data = root_id
         self._add(model, root_id, self.root, depth=0, visited=set())
         self.root.expand_all()
@@ -37,13 +39,13 @@ class InstanceTree(Tree[str]):
         links = model.links_from(instance_id)
         for ex in inst.executions:
             status = "continued as new" if ex.status == "ContinuedAsNew" else ex.status
-            branch = node.add(f"exec {ex.execution_id}: {status}", data=instance_id)  # type: ignore[attr-defined]
+            branch = node.add(Text(f"exec {ex.execution_id}: {status}"), data=instance_id)  # type: ignore[attr-defined]
             for link in (k for k in links if k.parent_execution == ex.execution_id):
                 child = model.instances.get(link.child_instance)
                 state = child.status if child else "never started"
                 mark = "" if link.points_back else "  (id already taken: start discarded)"
                 leaf = branch.add(
-                    f"#{link.event_id} {safe_text(link.child_instance)} [{state}]{mark}",
+                    plain(f"#{link.event_id} {link.child_instance} [{state}]{mark}"),
                     data=link.child_instance,
                 )
                 if link.points_back:
