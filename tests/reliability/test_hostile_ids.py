@@ -158,3 +158,23 @@ async def test_the_tui_shows_markup_in_data_as_text(tmp_path: Path, markup: str)
             screen = app.export_screenshot()
             assert html.escape(markup, quote=False) in screen.replace("&#160;", " "), markup
         FUZZED["markup-id TUI screens"] += 1
+
+
+DOT_SPECIAL = ['"]; evil [label="x', "\\", "<b>html</b>", "{record|field}", "\\N\\G\\L"]
+"""Text that means something to DOT: quotes ending a label, HTML labels, records, escapes."""
+
+
+@pytest.mark.slow
+def test_hostile_ids_render_through_real_dot(tmp_path: Path) -> None:
+    """Every hostile id, and DOT's own syntax, renders to SVG with the real ``dot``."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed")
+    for hostile in [*HOSTILE, *DOT_SPECIAL]:
+        doc, instance = hostile_bundle(hostile)
+        path = write_json(doc, tmp_path / "hostile.json", gz=False)
+        out = tmp_path / "graph.svg"
+        code, _, err = cli(["render", path, f"--instance={instance}", "-o", out])
+        assert code == 0, (hostile, err)
+        assert out.read_bytes().lstrip().startswith((b"<?xml", b"<svg")), hostile
+        out.unlink()
+        FUZZED["hostile-id graphs rendered by dot"] += 1
