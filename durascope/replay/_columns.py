@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def text(value: Any, default: str = "") -> str:
-    """A TEXT column: bytes decoded (invalid UTF-8 replaced), numbers as text."""
+def text(value: Any) -> str:
+    """A TEXT column: bytes decoded (invalid UTF-8 replaced), numbers as text, NULL as ``""``."""
     if value is None:
-        return default
+        return ""
     if isinstance(value, str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):

@@ -172,9 +172,10 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
         "WHERE h.instance_id = e.instance_id AND h.execution_id = e.execution_id) "
         "FROM executions e ORDER BY e.instance_id, e.execution_id"
     ):
-        executions[text(inst)].append(
+        instance_id = text(inst)
+        executions[instance_id].append(
             Execution(
-                instance_id=text(inst),
+                instance_id=instance_id,
                 execution_id=integer(ex, 0),
                 status=text(status) or "Running",
                 output=optional_text(output),

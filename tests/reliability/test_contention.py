@@ -121,6 +121,16 @@ def lease(db: Path, table: str, instance: str) -> tuple[str, int] | None:
     return str(rows[0][0]), int(rows[0][1])
 
 
+def dead_dispatchers(runtime: Runtime) -> list[tuple[str, str]]:
+    """Dispatcher tasks of ``runtime`` that ended by an exception: (name, error)."""
+    assert runtime.dispatchers is not None
+    return [
+        (t.get_name(), repr(t.exception()))
+        for t in runtime.dispatchers._tasks
+        if t.done() and not t.cancelled() and t.exception() is not None
+    ]
+
+
 async def start_roots(store: SqliteStore, n: int, prefix: str = "m", first: int = 0) -> list[str]:
     client = Runtime(store).client()
     ids = []
@@ -347,12 +357,7 @@ async def test_busy_errors_past_the_retries_do_not_kill_the_dispatchers(tmp_path
             await asyncio.sleep(0.01)
         await asyncio.to_thread(lockers[0].join)
         await asyncio.sleep(0.2)
-        assert runtime.dispatchers is not None
-        dead = [
-            (t.get_name(), repr(t.exception()))
-            for t in runtime.dispatchers._tasks
-            if t.done() and not t.cancelled() and t.exception() is not None
-        ]
+        dead = dead_dispatchers(runtime)
         assert dead == [], f"dispatcher tasks died: {dead}"
         await wait_completed(store, [*roots, "grab"], timeout_s=30)
         assert decoded((await store.get_instance("grab")).output) == 42  # type: ignore[union-attr]
@@ -375,12 +380,7 @@ async def test_an_idle_runtime_keeps_dispatching(tmp_path: Path) -> None:
     await runtime.start()
     try:
         await asyncio.sleep(4)  # several thousand idle rounds
-        assert runtime.dispatchers is not None
-        dead = [
-            (t.get_name(), repr(t.exception()))
-            for t in runtime.dispatchers._tasks
-            if t.done() and not t.cancelled() and t.exception() is not None
-        ]
+        dead = dead_dispatchers(runtime)
         assert dead == [], f"dispatcher tasks died while idle: {dead}"
         roots = await start_roots(store, 5)
         await wait_completed(store, roots, timeout_s=20)
