@@ -176,6 +176,9 @@ def test_inspecting_while_a_runtime_writes_changes_nothing(
             env=env,
             check=True,
         )
+        # The freezes must catch the runtime mid-run: until its first turn it may not
+        # have opened the file yet (no -wal then; seen on a loaded machine).
+        wait_for_first_turn(db)
         for pause in (0.05, 0.3, 0.6):
             time.sleep(pause)
             runner.send_signal(signal.SIGSTOP)  # wherever it is, a transaction included
@@ -227,6 +230,14 @@ def wait_stopped(pid: int, timeout_s: float = 10) -> None:
             return
         assert time.monotonic() < deadline, f"process {pid} did not stop: {states}"
         time.sleep(0.001)
+
+
+def wait_for_first_turn(db: Path, timeout_s: float = 60) -> None:
+    """Wait until the runtime process has journaled a turn (so it holds the store open)."""
+    deadline = time.monotonic() + timeout_s
+    while int(peek(db, "SELECT count(*) FROM turns")[0][0]) == 0:
+        assert time.monotonic() < deadline, "the runtime took no turn"
+        time.sleep(0.01)
 
 
 def queued(db: Path) -> int:
