@@ -151,15 +151,16 @@ def test_seek_rows() -> None:
         (instance, method)
         for instance in ("one execution", "continue-as-new")
         for method in (
-            "first touch (fresh timeline)",
+            "open (stepper on a fresh timeline)",
+            "first seek after opening",
             "warm (one stepper)",
             "replay from start (baseline)",
         )
     ]
     assert "60 turns, 1 execution(s), 120 events" in rows[0]["note"]
-    assert "60 turns, 10 execution(s)" in rows[3]["note"]
-    for group in (rows[:3], rows[3:]):
-        baseline = group[2]
+    assert "60 turns, 10 execution(s)" in rows[4]["note"]
+    for group in (rows[:4], rows[4:]):
+        baseline = group[3]
         for row in group:
             assert row["seeks"] == 40
             _positive(row, "median ms", "p99 ms", "max ms")

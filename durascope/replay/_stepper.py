@@ -22,6 +22,9 @@ class TurnView:
 class Stepper:
     """A cursor over a timeline (positions are 0-based turn indexes).
 
+    Opening a stepper folds the timeline's executions once (its checkpoints), so
+    that every seek afterwards, however far, folds only from a nearby checkpoint.
+
     Args:
         timeline: The instance's turns.
         finding_turns: Turn indexes that carry findings, for ``next_finding``.
@@ -30,6 +33,7 @@ class Stepper:
     def __init__(self, timeline: Timeline, finding_turns: Sequence[int] = ()) -> None:
         if not timeline.turns:
             raise ValueError(f"instance {timeline.instance.instance_id!r} has no turns")
+        timeline.build_checkpoints()
         self.timeline = timeline
         self.position = 0
         self.finding_turns = sorted(set(finding_turns))

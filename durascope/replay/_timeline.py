@@ -61,6 +61,17 @@ MESSAGE_EVENTS = frozenset(
 """Event types that come from fetched messages (the start of a turn)."""
 
 CHECKPOINT_EVERY = 64
+"""Fewest events between two checkpoints of an execution's fold."""
+
+CHECKPOINT_SPACING_PER_SCHEDULE = 1 / 16
+"""Events between checkpoints per schedule the fold holds.
+
+A checkpoint copies the fold's schedules, closed ones included, so in a long
+loop with thousands of schedules copying every 64 events made the checkpoints
+quadratic in the execution's length (time and memory).  Spacing them at least
+``len(schedules) / 16`` events apart keeps their total size under 16 entries
+per event, while a seek still folds at most that many events on top of a copy.
+"""
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,17 @@ class Timeline:
         self._states[index] = state
         return state
 
+    def build_checkpoints(self) -> None:
+        """Fold every execution once, so that every later seek starts near a checkpoint.
+
+        A :class:`~durascope.replay.Stepper` calls it when it opens: the cost of one
+        replay from the start is paid there, not by the first seek into a long
+        execution.  Without it, checkpoints are built lazily, as far as seeks need.
+        """
+        for execution in self.instance.executions:
+            events = self.instance.execution(execution.execution_id).events
+            self._checkpoints_upto(execution.execution_id, events, len(events))
+
     def state_of(self, execution_id: int, events_applied: int) -> ExecutionState:
         """The state of an execution after its first ``events_applied`` events."""
         events = self.instance.execution(execution_id).events
@@ -143,10 +165,10 @@ class Timeline:
     def _checkpoints_upto(
         self, execution_id: int, events: tuple[Event, ...], needed: int
     ) -> list[tuple[int, ExecutionFold]]:
-        """Checkpoints every ``CHECKPOINT_EVERY`` events, folded only as far as ``needed``.
+        """Checkpoints of an execution's fold, folded only as far as ``needed``.
 
-        Lazily: the first seek near the start of a long execution need not fold
-        all of it (the first-touch cost the seek benchmark measures).
+        Spaced by ``CHECKPOINT_EVERY`` events, or more where the fold holds many
+        schedules (``CHECKPOINT_SPACING_PER_SCHEDULE``).
         """
         marks = self._checkpoints.get(execution_id)
         if marks is None:
@@ -158,7 +180,10 @@ class Timeline:
         while done < target:
             folder.apply(events[done])
             done += 1
-            if done % CHECKPOINT_EVERY == 0:
+            spacing = max(
+                CHECKPOINT_EVERY, int(len(folder.schedules) * CHECKPOINT_SPACING_PER_SCHEDULE)
+            )
+            if done - marks[-1][0] >= spacing:
                 marks.append((done, folder.copy()))
         self._frontier[execution_id] = (done, folder)
         return marks
