@@ -1,10 +1,14 @@
 """TUI responsiveness, driven with Textual's Pilot (a benchmark, not a timed test).
 
-- first screen: from constructing the app on a store with ``size`` instances to the
-  browser's table holding every row (diagnosis still running in its worker);
+- first screen: from constructing the app on a store with exactly ``size`` instances
+  to the browser's table holding every row (diagnosis still running in its worker);
 - key to repaint: stepping through an instance whose history has ~``size`` events,
-  timed from the key press until the app is idle again (messages handled, panels
-  redrawn); median and p99 over many presses.
+  timed from the key press until the screen's compositor has rendered the update;
+  median and p99 over many presses, with the History tab shown (the first rows),
+  then with the Pairs tab shown (every schedule paired with its completion);
+- key to repaint with a large state: stepping through a fan-out whose ~``size / 2``
+  timers are scheduled in one turn and fire one per turn, so the state panel and
+  the Pairs tab hold thousands of schedules whose status changes one per step.
 
 Baselines measured in the same run: opening the store's view model alone (what the
 first screen must at least do), and one ``Timeline.state_after`` per step (what a
@@ -16,32 +20,114 @@ Run by hand: ``python -m bench.bench_tui 10000``.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import median, percentile
+from bench import median, percentile, remove_store
+
+
+def _tree_sizes(template: Path) -> dict[str, int]:
+    """Instances per root tree of the template (a child's id starts with its root's)."""
+    with sqlite3.connect(f"file:{template}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT instance_id, parent_instance_id FROM instances").fetchall()
+    roots = sorted(str(i) for i, parent in rows if parent is None)
+    return {
+        root: sum(str(i).startswith(f"{root}::") or i == root for i, _ in rows) for root in roots
+    }
+
+
+def _partial_copy(sizes: dict[str, int], wanted: int) -> list[str] | None:
+    """Root trees whose instances add up to ``wanted`` (None when no subset does)."""
+    for n in range(len(sizes) + 1):
+        for roots in itertools.combinations(sorted(sizes), n):
+            if sum(sizes[r] for r in roots) == wanted:
+                return list(roots)
+    return None
 
 
 def _instances_store(directory: Path, size: int) -> Path:
-    """A durascope store with about ``size`` instances (replicated real histories)."""
-    from bench.inspection import make_template, replicate, template_counts
+    """A durascope store with exactly ``size`` instances (replicated real trees).
+
+    Whole copies of the template's trees, plus one copy of the subset of its root
+    trees that makes up the remainder (a copy fewer when no subset does).
+    """
+    from bench.inspection import _COPIES, TEMPLATE_TOKEN, make_template
 
     template = directory / "template.db"
     make_template(template)
-    counts = template_counts(template)
-    per_instance = max(counts["history"] // max(counts["instances"], 1), 1)
+    sizes = _tree_sizes(template)
+    per_copy = sum(sizes.values())
+    copies = size // per_copy
+    while True:
+        rest = _partial_copy(sizes, size - copies * per_copy)
+        if rest is not None or copies == 0:
+            break
+        copies -= 1
+    if rest is None:
+        raise ValueError(f"cannot make exactly {size} instances from trees of {sizes}")
     db = directory / "instances.db"
-    replicate(template, db, size * per_instance)
+    remove_store(db)
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("ATTACH DATABASE ? AS tpl", (f"file:{template}?mode=ro",))
+        conn.execute("BEGIN")
+        for (ddl,) in conn.execute(
+            "SELECT sql FROM tpl.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY type = 'index'"
+        ).fetchall():
+            conn.execute(ddl)
+        conn.execute("INSERT INTO durascope_meta SELECT * FROM tpl.durascope_meta")
+        conn.execute("CREATE TEMP TABLE replica (k INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+        conn.executemany(
+            "INSERT INTO replica VALUES (?, ?)", [(k, f"r{k:07d}") for k in range(copies + 1)]
+        )
+        conn.execute("CREATE TEMP TABLE partial (root TEXT NOT NULL)")
+        conn.executemany("INSERT INTO partial VALUES (?)", [(r,) for r in rest])
+        in_partial = (
+            "EXISTS (SELECT 1 FROM temp.partial p WHERE t.instance_id = p.root "
+            "OR substr(t.instance_id, 1, length(p.root) + 2) = p.root || '::')"
+        )
+        for table, columns in _COPIES.items():
+            conn.execute(
+                f"INSERT INTO main.{table} SELECT {columns} "  # fixed table names
+                f"FROM temp.replica AS r, tpl.{table} AS t "
+                f"WHERE r.k < :copies OR {in_partial} ORDER BY r.k",
+                {"tok": TEMPLATE_TOKEN, "copies": copies},
+            )
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE tpl")
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA journal_mode = DELETE")
+        count = int(conn.execute("SELECT count(*) FROM instances").fetchone()[0])
+    finally:
+        conn.close()
+    if count != size:
+        raise AssertionError(f"generated {count} instances, wanted {size}")
     return db
+
+
+def _bundle_of(directory: Path, name: str, registry: Any, instance: str, arg: Any) -> Path:
+    from durascope.replay import build_bundle, model_from_simulation, write_bundle
+    from durascope.runtime import Simulation
+
+    sim = Simulation(registry)
+    sim.start(instance, name, arg)
+    asyncio.run(sim.run(max_turns=10**7))
+    path = directory / f"{instance}.json"
+    write_bundle(build_bundle(model_from_simulation(sim)), path)
+    return path
 
 
 def _long_history_bundle(directory: Path, events: int) -> tuple[Path, str]:
     """A bundle holding one instance with about ``events`` history events."""
-    from durascope.replay import build_bundle, model_from_simulation, write_bundle
-    from durascope.runtime import Registry, Simulation
+    from durascope.runtime import Registry
 
     def long_running(ctx: Any, n: int) -> Any:
         total = 0
@@ -52,12 +138,24 @@ def _long_history_bundle(directory: Path, events: int) -> tuple[Path, str]:
     registry = Registry()
     registry.add_orchestration("LongRunning", long_running)
     registry.add_activity("Inc", lambda ctx, x: x + 1)
-    sim = Simulation(registry)
-    sim.start("long", "LongRunning", events // 2)
-    asyncio.run(sim.run(max_turns=events + 10))
-    path = directory / "long.json"
-    write_bundle(build_bundle(model_from_simulation(sim)), path)
-    return path, "long"
+    return _bundle_of(directory, "LongRunning", registry, "long", events // 2), "long"
+
+
+def _fan_out_bundle(directory: Path, events: int) -> tuple[Path, str]:
+    """A bundle of one instance that schedules ``events // 2`` timers in its first turn.
+
+    Each timer fires at its own time, so each later turn closes one schedule: the
+    state after a turn holds every timer, most of them open.
+    """
+    from durascope.runtime import Registry
+
+    def fan_out(ctx: Any, n: int) -> Any:
+        yield ctx.all([ctx.schedule_timer(1000 * (i + 1)) for i in range(n)])
+        return n
+
+    registry = Registry()
+    registry.add_orchestration("FanOut", fan_out)
+    return _bundle_of(directory, "FanOut", registry, "fan-out", events // 2), "fan-out"
 
 
 async def _first_screen(db: Path) -> float:
@@ -76,20 +174,29 @@ async def _first_screen(db: Path) -> float:
     return elapsed
 
 
-async def _key_to_repaint(bundle: Path, instance: str, presses: int) -> list[float]:
+async def _key_to_repaint(
+    bundle: Path, instance: str, presses: int, tab: str = "tab-history"
+) -> list[float]:
     """From the key press to the end of the screen refresh that shows the new turn.
 
     The end is taken when the screen's compositor has finished rendering the update
-    (Pilot's own waits for idleness are not counted).
+    (Pilot's own waits for idleness are not counted).  ``tab`` is shown first.
     """
+    from textual.widgets import TabbedContent
+
     from durascope.tui import DurascopeApp
 
     app = DurascopeApp(bundle, instance=instance, poll=False)
     timings: list[float] = []
     async with app.run_test(size=(140, 40)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
         screen = app.screen
+        while getattr(screen, "stepper", None) is None:  # the timeline may load in a worker
+            await pilot.pause(0.01)
+        screen.query_one(TabbedContent).active = tab
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause(0.05)
         refreshed: list[float] = []
         original = screen._compositor_refresh
 
@@ -110,9 +217,42 @@ async def _key_to_repaint(bundle: Path, instance: str, presses: int) -> list[flo
     return timings
 
 
+def _state_after_baseline(bundle: Path, instance: str, presses: int) -> tuple[int, list[float]]:
+    from durascope.replay import Timeline, open_model
+
+    model = open_model(bundle)
+    timeline = Timeline.of(model.instance(instance))
+    events = len(model.instance(instance).execution(1).events)
+    steps = []
+    for i in range(presses):
+        t0 = time.perf_counter()
+        timeline.state_after(min(i, len(timeline) - 1))
+        steps.append(time.perf_counter() - t0)
+    return events, steps
+
+
+def _repaint_rows(
+    label: str, events: int, timings: list[float], steps: list[float]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "benchmark": f"{label} ({stat})",
+            "size": f"{events} events",
+            "value_s": value,
+            "baseline": f"state_after ({stat})",
+            "baseline_s": base,
+            "target": "< 50 ms",
+        }
+        for stat, value, base in (
+            ("median", median(timings), median(steps)),
+            ("p99", percentile(timings, 99), percentile(steps, 99)),
+        )
+    ]
+
+
 def run(size: int = 10_000) -> list[dict[str, Any]]:
     """Measure first screen and key-to-repaint at ``size`` instances / events."""
-    from durascope.replay import Timeline, open_model
+    from durascope.replay import open_model
 
     with tempfile.TemporaryDirectory(prefix="durascope-bench-tui-") as tmp:
         directory = Path(tmp)
@@ -124,17 +264,16 @@ def run(size: int = 10_000) -> list[dict[str, Any]]:
         open_only = time.perf_counter() - start
         first = asyncio.run(_first_screen(db))
 
-        bundle, instance = _long_history_bundle(directory, size)
         presses = 200 if size >= 1000 else 20
-        timings = asyncio.run(_key_to_repaint(bundle, instance, presses))
-        model = open_model(bundle)
-        timeline = Timeline.of(model.instance(instance))
-        events = len(model.instance(instance).execution(1).events)
-        steps = []
-        for i in range(presses):
-            t0 = time.perf_counter()
-            timeline.state_after(min(i, len(timeline) - 1))
-            steps.append(time.perf_counter() - t0)
+        bundle, instance = _long_history_bundle(directory, size)
+        history = asyncio.run(_key_to_repaint(bundle, instance, presses))
+        pairs = asyncio.run(_key_to_repaint(bundle, instance, presses, "tab-pairs"))
+        events, steps = _state_after_baseline(bundle, instance, presses)
+
+        fan_bundle, fan_instance = _fan_out_bundle(directory, size)
+        fan_state = asyncio.run(_key_to_repaint(fan_bundle, fan_instance, presses))
+        fan_pairs = asyncio.run(_key_to_repaint(fan_bundle, fan_instance, presses, "tab-pairs"))
+        fan_events, fan_steps = _state_after_baseline(fan_bundle, fan_instance, presses)
     return [
         {
             "benchmark": "tui first screen",
@@ -144,22 +283,12 @@ def run(size: int = 10_000) -> list[dict[str, Any]]:
             "baseline_s": open_only,
             "target": "< 1 s",
         },
-        {
-            "benchmark": "tui key to repaint (median)",
-            "size": f"{events} events",
-            "value_s": median(timings),
-            "baseline": "state_after (median)",
-            "baseline_s": median(steps),
-            "target": "< 50 ms",
-        },
-        {
-            "benchmark": "tui key to repaint (p99)",
-            "size": f"{events} events",
-            "value_s": percentile(timings, 99),
-            "baseline": "state_after (p99)",
-            "baseline_s": percentile(steps, 99),
-            "target": "< 50 ms",
-        },
+        *_repaint_rows("tui key to repaint", events, history, steps),
+        *_repaint_rows("tui key to repaint, Pairs tab", events, pairs, steps),
+        *_repaint_rows("tui key to repaint, large state", fan_events, fan_state, fan_steps),
+        *_repaint_rows(
+            "tui key to repaint, large state, Pairs tab", fan_events, fan_pairs, fan_steps
+        ),
     ]
 
 
