@@ -1,8 +1,10 @@
 """The durascope terminal UI: an instance browser and a turn-by-turn instance screen.
 
-Store I/O runs in thread workers (reading is synchronous ``sqlite3``); a live
-durascope or duroxide store is polled every half second through
-``PRAGMA data_version`` and re-read when it changed.
+The UI thread never waits for the store: loading every event and diagnosing run
+in a thread worker on a model of their own, and the finished snapshot is swapped
+in whole (see :mod:`durascope.tui.session`).  A live durascope or duroxide store
+is polled every half second through ``PRAGMA data_version`` and read again when
+it changed; screens then update in place (only the rows that changed).
 """
 
 from __future__ import annotations
@@ -17,14 +19,24 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from durascope.replay import SourceError, safe_text
-from durascope.tui.messages import FindingsReady, StoreReloaded
+from durascope.tui.messages import SnapshotReady
 from durascope.tui.screens.browser import BrowserScreen
 from durascope.tui.screens.confirm import WriteRequest
 from durascope.tui.screens.help import HelpScreen
-from durascope.tui.screens.instance import InstanceScreen
+from durascope.tui.screens.instance import InstanceScreen, StartAt
 from durascope.tui.session import DebugSession
 
 POLL_SECONDS = 0.5
+
+
+def screen_bindings(screen: Screen[Any]) -> list[Binding]:
+    """The described bindings of a screen's class and its bases (the help and palette list)."""
+    out: list[Binding] = []
+    for cls in reversed(type(screen).__mro__):
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.description:
+                out.append(binding)
+    return out
 
 
 class DurascopeApp(App[int]):
@@ -48,7 +60,7 @@ class DurascopeApp(App[int]):
         self._initial_instance = instance
         self._select_first_finding = select_first_finding
         self._poll = poll
-        self._reloading = False
+        self._building = False
 
     def on_mount(self) -> None:
         self.push_screen(BrowserScreen())
@@ -56,59 +68,70 @@ class DurascopeApp(App[int]):
             self.open_instance(self._initial_instance)
         # Diagnosis loads every event: start it once the first screen is drawn, so its
         # thread does not compete with the first paint.
-        self.call_after_refresh(self.diagnose_in_background)
+        self.call_after_refresh(self._start_snapshot, False)
         if self._poll:
-            self.set_interval(POLL_SECONDS, self.check_for_changes)
+            self.set_interval(POLL_SECONDS, self._poll_tick)
 
     def on_unmount(self) -> None:
         self.session.close()
 
-    # Workers.
+    # Snapshots.
 
-    @work(thread=True, exclusive=True, group="diagnose")
-    def diagnose_in_background(self) -> None:
-        findings = self.session.diagnose()
-        self.post_message(FindingsReady(len(findings)))
+    def _poll_tick(self) -> None:
+        if not self._building:
+            # Until the first diagnosis succeeded, build whether or not the store changed.
+            self._start_snapshot(self.session.findings is not None)
 
-    @work(thread=True, exclusive=True, group="poll")
-    def check_for_changes(self) -> None:
-        if self._reloading or not self.session.changed():
-            return
-        self._reloading = True
+    def _start_snapshot(self, only_if_changed: bool) -> None:
+        self._building = True
+        self.build_snapshot(only_if_changed)
+
+    @work(thread=True, group="snapshot", exit_on_error=False)
+    def build_snapshot(self, only_if_changed: bool) -> None:
+        """Read and diagnose the input on its own model; post the result to the UI thread."""
+        snapshot = None
+        error = None
         try:
-            self.session.reload()
-        except SourceError:
-            return  # a half-written file: try again at the next poll
+            if not only_if_changed or self.session.changed():
+                snapshot = self.session.build_snapshot()
+        except SourceError as exc:  # a half-written file: try again at the next poll
+            error = safe_text(exc, 300)
         finally:
-            self._reloading = False
-        self.post_message(StoreReloaded(len(self.session.model.instances)))
+            self.post_message(SnapshotReady(snapshot, error))
 
-    def on_findings_ready(self, message: FindingsReady) -> None:
-        self._refresh_screens()
-        if self._select_first_finding:
-            self._select_first_finding = False
-            self.open_first_finding()
-
-    def on_store_reloaded(self, message: StoreReloaded) -> None:
-        self._refresh_screens()
-
-    def _refresh_screens(self) -> None:
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._building = False
+        if message.snapshot is None:
+            if message.error and self.session.findings is None and not self._poll:
+                self.notify(message.error, severity="error", markup=False)
+            return
+        retired = self.session.install(message.snapshot)
         for screen in self.screen_stack:
             if isinstance(screen, BrowserScreen):
                 screen.refresh_rows()
             elif isinstance(screen, InstanceScreen) and screen.is_mounted:
                 screen.load()
+        if retired is not None:
+            retired.close()  # the screens read the new snapshot now
+        if self._select_first_finding:
+            self._select_first_finding = False
+            self.open_first_finding()
 
     # Navigation used by the screens.
 
-    def open_instance(self, instance_id: str, turn: int | None = None) -> None:
-        """Push the instance screen (at a turn)."""
+    def open_instance(self, instance_id: str, start: StartAt | None = None) -> None:
+        """Push the instance screen (at a turn, or at the turn of an event)."""
         if instance_id not in self.session.model.instances:
             self.notify(
                 f"No instance {safe_text(instance_id)!r} here.", severity="warning", markup=False
             )
             return
-        self.push_screen(InstanceScreen(instance_id, turn))
+        if self.session.writable:
+            from durascope.tui.screens.writable_instance import WritableInstanceScreen
+
+            self.push_screen(WritableInstanceScreen(instance_id, start))
+        else:
+            self.push_screen(InstanceScreen(instance_id, start))
 
     def open_first_finding(self) -> None:
         """Open the instance of the first (most severe) finding at its turn."""
@@ -116,22 +139,19 @@ class DurascopeApp(App[int]):
             f for f in self.session.findings or [] if f.instance in self.session.model.instances
         ]
         if not findings:
-            self.notify("No findings.")
+            self.notify("No findings." if self.session.findings is not None else "Diagnosing…")
             return
         first = findings[0]
         self.open_instance(first.instance, first.turn)
 
     def show_help(self, screen: Screen[Any]) -> None:
         """The bindings of ``screen``, in a modal."""
-        rows = [
-            (b.key.replace("_", " "), b.description)
-            for b in screen.BINDINGS
-            if isinstance(b, Binding) and b.description
-        ]
+        rows = [(b.key.replace("_", " "), b.description) for b in screen_bindings(screen)]
         self.push_screen(HelpScreen(rows))
 
     @work(exclusive=True, group="write")
     async def perform_write(self, request: WriteRequest) -> None:
+        """Carry out a confirmed write (only reachable with ``--allow-writes``)."""
         from durascope.tui.writes import perform
 
         done = await perform(self.session.path, request)
@@ -140,9 +160,7 @@ class DurascopeApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of the current screen in the command palette."""
         yield from super().get_system_commands(screen)
-        for binding in screen.BINDINGS:
-            if not isinstance(binding, Binding) or not binding.description:
-                continue
+        for binding in screen_bindings(screen):
             action = binding.action
 
             def run(action: str = action, screen: Screen[Any] = screen) -> None:

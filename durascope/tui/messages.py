@@ -1,4 +1,4 @@
-"""App-level messages posted by workers."""
+"""Messages posted by workers and widgets."""
 
 from __future__ import annotations
 
@@ -6,16 +6,31 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-
-@dataclass
-class FindingsReady(Message):
-    """Diagnosis finished (first load or after a live reload)."""
-
-    count: int
+from durascope.tui.navigation import StartAt
+from durascope.tui.session import Snapshot
 
 
 @dataclass
-class StoreReloaded(Message):
-    """The store changed on disk and was read again (live mode)."""
+class SnapshotReady(Message):
+    """A snapshot worker finished: ``snapshot`` is the new one, or None if nothing changed.
 
-    instances: int
+    ``error`` says why a build failed (the input could not be read this time).
+    """
+
+    snapshot: Snapshot | None
+    error: str | None = None
+
+
+@dataclass
+class InstanceChosen(Message):
+    """The user selected an instance id shown in a widget (a child, a parent, a ref)."""
+
+    instance_id: str
+    start: StartAt | None = None
+
+
+@dataclass
+class TurnChosen(Message):
+    """The user selected something that happened at a turn of the open instance."""
+
+    turn: int

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 
+from durascope.replay import SourceError
+from durascope.tui.session import Snapshot
 from durascope.tui.text import plain
 from durascope.tui.widgets.instance_table import InstanceTable, matches
-from durascope.tui.widgets.instance_tree import InstanceTree
+from durascope.tui.widgets.instance_tree import InstanceTree, TreeSpec, build_tree
 
 if TYPE_CHECKING:
     from durascope.tui.app import DurascopeApp
@@ -30,6 +34,13 @@ class BrowserScreen(Screen[None]):
         Binding("question_mark", "help", "Help", id="browser.help"),
         Binding("q", "app.quit", "Quit", id="browser.quit"),
     ]
+
+    @dataclass
+    class TreeReady(Message):
+        """A tree built in a worker, for the instance it was asked for."""
+
+        instance_id: str
+        spec: TreeSpec
 
     @property
     def durascope(self) -> DurascopeApp:
@@ -55,22 +66,23 @@ class BrowserScreen(Screen[None]):
     def refresh_rows(self) -> None:
         """Re-read the session (after loading, diagnosing or a live reload)."""
         session = self.durascope.session
-        model = session.model
+        snapshot = session.snapshot
+        model = snapshot.model
         query = self.query_one("#filter", Input).value
         shown = [i for i in model.instances.values() if matches(i, query)]
-        findings = (
-            None
-            if session.findings is None
-            else {iid: session.findings_of(iid) for iid in model.instances}
-        )
         table = self.query_one(InstanceTable)
         cursor = table.instance_at_cursor()
-        table.show(shown, findings)
+        table.show(shown, None if snapshot.findings is None else snapshot.by_instance)
         if cursor is not None:
             ids = [i.instance_id for i in shown]
-            if cursor in ids:
+            if cursor in ids and table.cursor_row != ids.index(cursor):
                 table.move_cursor(row=ids.index(cursor))
-        counts = "diagnosing…" if session.findings is None else f"{len(session.findings)} findings"
+        tree = self.query_one(InstanceTree)
+        if tree.shown_for is not None and self._tree_generation != snapshot.generation:
+            self._show_tree(tree.shown_for)  # a new snapshot: the tree may have grown
+        counts = (
+            "diagnosing…" if snapshot.findings is None else f"{len(snapshot.findings)} findings"
+        )
         origin = model.origin
         live = " · watching" if origin.kind in ("durascope", "duroxide") else ""
         self.query_one("#browser-title", Static).update(
@@ -80,6 +92,31 @@ class BrowserScreen(Screen[None]):
                 f"{len(shown)} of {len(model.instances)} instances · {counts}"
             )
         )
+
+    _tree_generation = -1
+
+    def _show_tree(self, instance_id: str) -> None:
+        snapshot = self.durascope.session.snapshot
+        if instance_id not in snapshot.model.instances:
+            return
+        self._tree_generation = snapshot.generation
+        if snapshot.loaded:  # every event is in memory: no I/O on this thread
+            self.query_one(InstanceTree).show(build_tree(snapshot.model, instance_id), instance_id)
+        else:
+            self.build_tree_in_background(snapshot, instance_id)
+
+    @work(thread=True, exclusive=True, group="tree", exit_on_error=False)
+    def build_tree_in_background(self, snapshot: Snapshot, instance_id: str) -> None:
+        """Read the tree's events off the UI thread."""
+        try:
+            spec = build_tree(snapshot.model, instance_id)
+        except SourceError:
+            return  # the snapshot was retired under us; the next highlight draws it
+        self.post_message(self.TreeReady(instance_id, spec))
+
+    def on_browser_screen_tree_ready(self, message: TreeReady) -> None:
+        if self.query_one(InstanceTable).instance_at_cursor() == message.instance_id:
+            self.query_one(InstanceTree).show(message.spec, message.instance_id)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
@@ -92,8 +129,8 @@ class BrowserScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#instances")
     def _row_highlighted(self) -> None:
         instance_id = self.query_one(InstanceTable).instance_at_cursor()
-        if instance_id is not None:
-            self.query_one(InstanceTree).show(self.durascope.session.model, instance_id)
+        if instance_id is not None and instance_id != self.query_one(InstanceTree).shown_for:
+            self._show_tree(instance_id)
 
     @on(DataTable.RowSelected, "#instances")
     def _row_selected(self) -> None:

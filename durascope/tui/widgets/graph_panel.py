@@ -82,3 +82,7 @@ class GraphPanel(Static):
     def show(self, graph: Graph) -> None:
         """Replace the drawing."""
         self.update(graph_to_text(graph))
+
+    def waiting(self) -> None:
+        """Before the store is loaded and diagnosed (the graph carries the findings)."""
+        self.update(Text("Drawn once the store is loaded and diagnosed…", style="dim"))

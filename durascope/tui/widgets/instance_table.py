@@ -1,16 +1,31 @@
 """The instance browser's table: one row per instance (rows, not widgets).
 
 Cells are ``Text``, never ``str``: a ``str`` cell is parsed as Rich markup, and ids
-and names come from the store (``[/]`` in an id would raise).
+and names come from the store (``[/]`` in an id would raise).  Rows are keyed by
+instance id; a reload updates only the cells that changed and appends new
+instances, instead of rebuilding ten thousand rows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from durascope.replay import Finding, Instance
 from durascope.tui.text import badges, plain, status
+
+_REBUILD_BEYOND = 64
+"""Rows leaving the table in one update beyond which it is rebuilt instead."""
+
+_COLUMNS = (
+    ("instance", "instance"),
+    ("orchestration", "name"),
+    ("status", "status"),
+    ("execs", "execs"),
+    ("findings", "findings"),
+)
 
 
 def matches(inst: Instance, query: str) -> bool:
@@ -29,39 +44,107 @@ def matches(inst: Instance, query: str) -> bool:
     return True
 
 
-class InstanceTable(DataTable[object]):
+Signature = tuple[str, str, str, int, tuple[int, int, int] | None]
+"""What a row shows, column by column, as plain values (compared to skip unchanged cells)."""
+
+FindingsOf = Callable[[Instance], list[Finding] | None]
+
+
+def _signature(inst: Instance, findings: list[Finding] | None) -> Signature:
+    counts = None
+    if findings is not None:
+        severities = [f.severity for f in findings]
+        counts = (
+            severities.count("error"),
+            severities.count("warning"),
+            severities.count("info"),
+        )
+    return (inst.instance_id, inst.orchestration_name, inst.status, len(inst.executions), counts)
+
+
+class InstanceTable(DataTable[Text]):
     """Instances with name, status, execution count and finding badges."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_column("instance", key="instance")
-        self.add_column("orchestration", key="name")
-        self.add_column("status", key="status")
-        self.add_column("execs", key="execs")
-        self.add_column("findings", key="findings")
+        for label, key in _COLUMNS:
+            self.add_column(label, key=key)
+
+    _ids: list[str] = []
+    _signatures: dict[str, Signature] = {}
+    rebuilds = 0
+    """How many times every row was rebuilt (for tests)."""
+    updated_rows = 0
+    """How many rows the last :meth:`show` added or changed (for tests)."""
+
+    @staticmethod
+    def _cells(inst: Instance, findings: list[Finding] | None) -> tuple[Text, ...]:
+        return (
+            plain(inst.instance_id, 60),
+            plain(inst.orchestration_name, 30),
+            status(inst.status),
+            Text(str(len(inst.executions))),
+            badges(findings),
+        )
 
     def show(
         self,
         instances: list[Instance],
-        findings: dict[str, list[Finding]] | None,
+        findings: Mapping[str, list[Finding]] | None,
     ) -> None:
-        """Replace the rows (keys are instance ids)."""
+        """Show ``instances`` in order: update changed rows, add new ones, drop gone ones."""
+
+        def of(inst: Instance) -> list[Finding] | None:
+            return None if findings is None else findings.get(inst.instance_id, [])
+
+        new_ids = [inst.instance_id for inst in instances]
+        wanted = set(new_ids)
+        gone = [i for i in self._ids if i not in wanted]
+        kept = [i for i in self._ids if i in wanted]
+        if (
+            not self._ids
+            or len(gone) > _REBUILD_BEYOND
+            or new_ids[: len(kept)] != kept  # not the old order plus new ones at the end
+        ):
+            self._rebuild(instances, of)
+            return
+        for instance_id in gone:
+            self.remove_row(instance_id)
+            del self._signatures[instance_id]
+        updated = 0
+        signatures = dict(self._signatures)
+        for inst in instances[: len(kept)]:
+            sig = _signature(inst, of(inst))
+            before = signatures[inst.instance_id]
+            if before != sig:
+                signatures[inst.instance_id] = sig
+                updated += 1
+                cells = self._cells(inst, of(inst))
+                for (_, column), old, new, cell in zip(_COLUMNS, before, sig, cells, strict=True):
+                    if old != new:
+                        self.update_cell(inst.instance_id, column, cell)
+        for inst in instances[len(kept) :]:
+            signatures[inst.instance_id] = _signature(inst, of(inst))
+            self.add_row(*self._cells(inst, of(inst)), key=inst.instance_id)
+            updated += 1
+        self._signatures = signatures
+        self._ids = new_ids
+        self.updated_rows = updated
+
+    def _rebuild(self, instances: list[Instance], of: FindingsOf) -> None:
+        self.rebuilds += 1
         self.clear()
-        self.add_rows(
-            (
-                plain(inst.instance_id, 60),
-                plain(inst.orchestration_name, 30),
-                status(inst.status),
-                Text(str(len(inst.executions))),
-                badges(None if findings is None else findings.get(inst.instance_id, [])),
-            )
-            for inst in instances
-        )
+        self._signatures = {}
+        for inst in instances:
+            found = of(inst)
+            self._signatures[inst.instance_id] = _signature(inst, found)
+            self.add_row(*self._cells(inst, found), key=inst.instance_id)
         self._ids = [inst.instance_id for inst in instances]
+        self.updated_rows = len(instances)
 
     def instance_at_cursor(self) -> str | None:
         """The instance id of the highlighted row."""
-        ids: list[str] = getattr(self, "_ids", [])
+        ids = self._ids
         if not ids or self.cursor_row < 0 or self.cursor_row >= len(ids):
             return None
         return ids[self.cursor_row]

@@ -25,3 +25,15 @@ class StepperHeader(Static):
         if follow:
             text.append("  following newest turn", style="green")
         self.update(text)
+
+    def show_loading(self, instance_id: str) -> None:
+        """While the timeline is being built."""
+        text = Text(safe_text(instance_id), style="bold")
+        text.append("  loading turns…", style="dim")
+        self.update(text)
+
+    def show_failed(self, instance_id: str, why: str) -> None:
+        """When there is no timeline to step through (``why`` is terminal-safe text)."""
+        text = Text(safe_text(instance_id), style="bold")
+        text.append(f"  {why}", style="yellow")
+        self.update(text)
