@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input
 
 from durascope.tui import DurascopeApp
 from durascope.tui.screens.browser import BrowserScreen
+from durascope.tui.screens.confirm import ConfirmWriteScreen
 from durascope.tui.screens.instance import InstanceScreen
 from durascope.tui.widgets.graph_panel import GraphPanel
 from durascope.tui.widgets.turn_panel import TurnPanel
@@ -132,6 +133,17 @@ async def test_writes_are_off_unless_allowed(tui_store: Path) -> None:
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, InstanceScreen)  # no confirmation: writes are off
+    # The same key with the flag asks for the typed id (escape: nothing is written).
+    allowed = DurascopeApp(tui_store, instance="legacy-loop", allow_writes=True, poll=False)
+    async with allowed.run_test(size=(140, 40)) as pilot:
+        await allowed.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(allowed.screen, ConfirmWriteScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(allowed.screen, InstanceScreen)
 
 
 async def test_live_store_shows_new_instances_and_turns(tmp_path: Path) -> None:
