@@ -1,4 +1,4 @@
-"""A deterministic scenario store for the TUI tests (built once per session), and helpers."""
+"""Scenario stores for the TUI tests (a fresh run, and the committed one), and helpers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from durascope.scenarios import run_scenarios
 from durascope.tui import DurascopeApp
 from durascope.tui.screens.instance import InstanceScreen
 
+FIXTURE_STORE = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios.db"
+
 
 @pytest.fixture(scope="session")
 def tui_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -24,10 +26,17 @@ def tui_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store_copy(tui_store: Path, tmp_path: Path) -> Path:
-    """A private copy of the scenario store (for tests that write to it)."""
+def fixed_store() -> Path:
+    """The committed scenario store: its turns are fixed (a fresh run may split a
+    batch of completions over two turns), so tests can name turns.  Opened read-only."""
+    return FIXTURE_STORE
+
+
+@pytest.fixture
+def store_copy(tmp_path: Path) -> Path:
+    """A private copy of the committed scenario store (for tests that write to it)."""
     copy = tmp_path / "scenarios.db"
-    shutil.copy(tui_store, copy)
+    shutil.copy(FIXTURE_STORE, copy)
     return copy
 
 

@@ -49,9 +49,9 @@ def focus(screen: InstanceScreen, tab: str, target: str | None) -> Widget | None
 
 @pytest.mark.parametrize(("tab", "target"), FOCUS)
 async def test_stepping_keys_whatever_has_focus(
-    tui_store: Path, tab: str, target: str | None
+    fixed_store: Path, tab: str, target: str | None
 ) -> None:
-    app = DurascopeApp(tui_store, instance="legacy-supervisor", poll=False)
+    app = DurascopeApp(fixed_store, instance="legacy-supervisor", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "legacy-supervisor")
@@ -108,8 +108,8 @@ async def test_stepping_keys_whatever_has_focus(
         assert parent is not screen and parent.turn == 0  # the turn that scheduled it
 
 
-async def test_up_and_down_still_move_the_focused_table(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="fanout-checkout", poll=False)
+async def test_up_and_down_still_move_the_focused_table(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="fanout-checkout", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "fanout-checkout")

@@ -17,8 +17,8 @@ from tests.tui.conftest import instance_screen, settle
 FANOUT_CHILDREN = ["fanout-checkout::sub::2", "fanout-checkout::sub::3", "fanout-checkout::sub::4"]
 
 
-async def test_c_offers_every_child_of_the_execution(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="fanout-checkout", poll=False)
+async def test_c_offers_every_child_of_the_execution(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="fanout-checkout", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         parent = await instance_screen(app, pilot, "fanout-checkout")
@@ -39,8 +39,8 @@ async def test_c_offers_every_child_of_the_execution(tui_store: Path) -> None:
         assert child.timeline.instance.status == "Failed"
 
 
-async def test_p_opens_the_parent_at_the_scheduling_turn(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="healthy-loop::sub::3_2", poll=False)
+async def test_p_opens_the_parent_at_the_scheduling_turn(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="healthy-loop::sub::3_2", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         await instance_screen(app, pilot, "healthy-loop::sub::3_2")
@@ -54,8 +54,8 @@ async def test_p_opens_the_parent_at_the_scheduling_turn(tui_store: Path) -> Non
         assert app.screen is parent  # a root: nothing to open
 
 
-async def test_p_on_a_legacy_child_without_a_parent_execution(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="legacy-supervisor::sub::2", poll=False)
+async def test_p_on_a_legacy_child_without_a_parent_execution(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="legacy-supervisor::sub::2", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         child = await instance_screen(app, pilot, "legacy-supervisor::sub::2")
@@ -67,8 +67,8 @@ async def test_p_on_a_legacy_child_without_a_parent_execution(tui_store: Path) -
         assert parent.turn == 0
 
 
-async def test_children_in_the_state_panel_can_be_opened(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="fanout-checkout", poll=False)
+async def test_children_in_the_state_panel_can_be_opened(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="fanout-checkout", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "fanout-checkout")
@@ -86,8 +86,8 @@ async def test_children_in_the_state_panel_can_be_opened(tui_store: Path) -> Non
         await instance_screen(app, pilot, "fanout-checkout::sub::4")
 
 
-async def test_related_instances_of_a_finding_can_be_opened(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="legacy-loop", poll=False)
+async def test_related_instances_of_a_finding_can_be_opened(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="legacy-loop", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "legacy-loop")
@@ -114,8 +114,8 @@ async def test_related_instances_of_a_finding_can_be_opened(tui_store: Path) -> 
         await instance_screen(app, pilot, "legacy-loop::sub::2")
 
 
-async def test_enter_on_a_child_row_of_the_history_opens_the_child(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="healthy-loop", poll=False)
+async def test_enter_on_a_child_row_of_the_history_opens_the_child(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="healthy-loop", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "healthy-loop")
@@ -144,8 +144,8 @@ async def test_enter_on_a_child_row_of_the_history_opens_the_child(tui_store: Pa
         await instance_screen(app, pilot, "healthy-loop::sub::2")
 
 
-async def test_enter_on_a_child_schedule_in_the_pairs_tab_opens_it(tui_store: Path) -> None:
-    app = DurascopeApp(tui_store, instance="cancel-pipeline", poll=False)
+async def test_enter_on_a_child_schedule_in_the_pairs_tab_opens_it(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, instance="cancel-pipeline", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "cancel-pipeline")

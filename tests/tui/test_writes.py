@@ -65,10 +65,10 @@ async def test_without_the_flag_there_are_no_write_actions(store_copy: Path) -> 
     assert queued(store_copy, "legacy-loop") == before
 
 
-async def test_the_flag_alone_does_not_write_to_a_bundle(tmp_path: Path, tui_store: Path) -> None:
+async def test_the_flag_alone_does_not_write_to_a_bundle(tmp_path: Path, fixed_store: Path) -> None:
     from durascope.replay import build_bundle, write_bundle
 
-    model = open_model(tui_store)
+    model = open_model(fixed_store)
     try:
         model.load_all()
         bundle = tmp_path / "incident.json"
