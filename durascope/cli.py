@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from durascope.history import event_to_dict
@@ -220,10 +221,28 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_tui(args.path, instance=args.instance, allow_writes=args.allow_writes)
 
 
+DEMO_MODULE = "my_orchestrations.py"
+"""The demo's code, written beside its store for ``durascope replay --module``."""
+
+DEMO_GRAPH = "legacy-loop"
+"""The instance the demo draws without a terminal: the motivating hang."""
+
+
+def _write_demo_module(store: Path) -> str:
+    """Write the demo's orchestrations beside the store; returns what was done."""
+    from importlib.resources import files
+
+    source = files("durascope.scenarios").joinpath("demo_orchestrations.py").read_text()
+    target = store.with_name(DEMO_MODULE)
+    if target.exists() and target.read_text() != source:
+        return f"kept your {target} (it is not the demo's code; the replay below needs it)"
+    target.write_text(source)
+    return f"wrote the demo's code to {target}"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``durascope demo``: run the built-in scenarios into a store and show them."""
     import asyncio
-    from pathlib import Path
 
     from durascope.scenarios import SCENARIOS, run_scenarios
 
@@ -235,6 +254,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  - {s.name} ({s.policy}): {s.summary}")
     asyncio.run(run_scenarios(store))
     print(f"durascope demo: wrote the store {store}")
+    print(f"durascope demo: {_write_demo_module(store)}; re-execute a recorded history with")
+    module = os.path.relpath(store.with_name(DEMO_MODULE))
+    print(
+        f"    durascope replay {os.path.relpath(store)} --instance deploy-approval "
+        f"--module {module} --what-if"
+    )
     interactive = sys.stdout.isatty() and sys.stdin.isatty() and not args.no_tui
     if interactive:
         try:
@@ -251,7 +276,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         first = next((f for f in findings if f.kind in seed_kinds), None) or next(
             (f for f in findings if f.severity == "error"), None
         )
-        focus = first.instance if first else next(iter(model.instances))
+        focus = (
+            DEMO_GRAPH
+            if DEMO_GRAPH in model.instances
+            else (first.instance if first else next(iter(model.instances)))
+        )
         for suffix in (".dot", ".svg"):
             out = store.with_name(f"{store.stem}-{_file_safe(focus)}{suffix}")
             try:

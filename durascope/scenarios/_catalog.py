@@ -9,6 +9,7 @@ from typing import Any
 
 from durascope.history import SubOrchestrationPolicy
 from durascope.runtime import Client, Runtime
+from durascope.scenarios import demo_orchestrations as code
 
 Driver = Callable[[Client], Awaitable[None]]
 
@@ -57,60 +58,40 @@ async def wait_custom_status(
         await asyncio.sleep(0.01)
 
 
-# Shared code.
+# The code: every function lives in demo_orchestrations (the module `durascope demo`
+# writes beside its store for `durascope replay --module`); these pick what each
+# scenario's runtime registers.
 
 
 def _common(runtime: Runtime) -> None:
-    runtime.register_activity("Charge", lambda ctx, order: {"order": order, "charged": True})
-    runtime.register_activity("Echo", lambda ctx, x: x)
-
-    def reject(ctx: Any, sku: str) -> Any:
-        raise ValueError(f"sku {sku} is out of stock")
-
-    runtime.register_activity("Reserve", reject)
-
-    @runtime.register_orchestration("ProcessBatch")
-    def process_batch(ctx: Any, batch: int) -> Any:
-        receipt = yield ctx.schedule_activity("Charge", batch)
-        return receipt
-
-    @runtime.register_orchestration("AwaitRelease")
-    def await_release(ctx: Any, label: str) -> Any:
-        ctx.set_custom_status("waiting for release")
-        data = yield ctx.wait_for_event("release")
-        return [label, data]
+    for name in ("Charge", "Echo", "Reserve"):
+        runtime.register_activity(name, code.ACTIVITIES[name])
+    for name in ("ProcessBatch", "AwaitRelease"):
+        runtime.register_orchestration(name, code.ORCHESTRATIONS[name])
 
 
-def _can_parent(runtime: Runtime) -> None:
-    _common(runtime)
+def _with(*names: str, approval: Callable[..., Any] | None = None) -> Callable[[Runtime], None]:
+    def register(runtime: Runtime) -> None:
+        _common(runtime)
+        for name in names:
+            runtime.register_orchestration(name, code.ORCHESTRATIONS[name])
+        if approval is not None:
+            runtime.register_orchestration("Approval", approval)
 
-    @runtime.register_orchestration("BatchLoop")
-    def batch_loop(ctx: Any, n: int) -> Any:
-        """Processes one batch per execution through a child, continuing as new."""
-        result = yield ctx.schedule_sub_orchestration("ProcessBatch", n)
-        if n < 3:
-            return (yield ctx.continue_as_new(n + 1))
-        return result
+    return register
+
+
+_can_parent = _with("BatchLoop")
+_outliving = _with("Supervisor")
+_fanout = _with("ReserveItem", "Checkout")
+_cancel = _with("Pipeline")
+_approval_v1 = _with(approval=code.approval_before_change)
+_approval_v2 = _with(approval=code.approval)
+_collision = _with("NightlyReport")
 
 
 async def _drive_can_parent(prefix: str, client: Client) -> None:
     await client.start_orchestration(f"{prefix}-loop", "BatchLoop", 1)
-
-
-def _outliving(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Supervisor")
-    def supervisor(ctx: Any, n: int) -> Any:
-        """Execution 1 starts a slow child and moves on; execution 2 waits for ``go``."""
-        if n == 1:
-            yield ctx.race(
-                ctx.schedule_sub_orchestration("AwaitRelease", "first"), ctx.schedule_timer(20)
-            )
-            return (yield ctx.continue_as_new(2))
-        ctx.set_custom_status("execution 2 waiting")
-        won = yield ctx.race(ctx.wait_for_event("go"), ctx.schedule_timer(600_000))
-        return won
 
 
 async def _drive_outliving(prefix: str, client: Client) -> None:
@@ -122,42 +103,8 @@ async def _drive_outliving(prefix: str, client: Client) -> None:
     await client.raise_event(parent, "go", "ok")
 
 
-def _fanout(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("ReserveItem")
-    def reserve_item(ctx: Any, sku: str) -> Any:
-        if sku == "B-2":
-            result = yield ctx.schedule_activity("Reserve", sku)
-        else:
-            result = yield ctx.schedule_activity("Echo", {"sku": sku, "reserved": True})
-        return result
-
-    @runtime.register_orchestration("Checkout")
-    def checkout(ctx: Any, skus: list[str]) -> Any:
-        results = yield ctx.all([ctx.schedule_sub_orchestration("ReserveItem", s) for s in skus])
-        failed = [r["err"] for r in results if "err" in r]
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {len(skus)} reservations failed: {failed[0]}")
-        return results
-
-
 async def _drive_fanout(prefix: str, client: Client) -> None:
     await client.start_orchestration(f"{prefix}-checkout", "Checkout", ["A-1", "B-2", "C-3"])
-
-
-def _cancel(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Pipeline")
-    def pipeline(ctx: Any, _: Any) -> Any:
-        results = yield ctx.all(
-            [
-                ctx.schedule_sub_orchestration("AwaitRelease", "stage-1"),
-                ctx.schedule_sub_orchestration("AwaitRelease", "stage-2"),
-            ]
-        )
-        return results
 
 
 async def _drive_cancel(prefix: str, client: Client) -> None:
@@ -167,30 +114,6 @@ async def _drive_cancel(prefix: str, client: Client) -> None:
     await client.cancel_instance(parent, "operator aborted the run")
 
 
-def _approval_v1(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Approval")
-    def approval(ctx: Any, order: str) -> Any:
-        ctx.set_custom_status("awaiting approval")
-        decision = yield ctx.wait_for_event("decision")
-        receipt = yield ctx.schedule_activity("Charge", order)
-        return [decision, receipt]
-
-
-def _approval_v2(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Approval")
-    def approval(ctx: Any, order: str) -> Any:
-        # The deployed change: a fraud check now runs before waiting for the decision.
-        yield ctx.schedule_activity("Echo", {"fraud_check": order})
-        ctx.set_custom_status("awaiting approval")
-        decision = yield ctx.wait_for_event("decision")
-        receipt = yield ctx.schedule_activity("Charge", order)
-        return [decision, receipt]
-
-
 async def _drive_approval(prefix: str, client: Client) -> None:
     await client.start_orchestration(f"{prefix}-approval", "Approval", "order-17")
     await wait_custom_status(client, f"{prefix}-approval", "awaiting approval")
@@ -198,19 +121,6 @@ async def _drive_approval(prefix: str, client: Client) -> None:
 
 async def _after_approval(prefix: str, client: Client) -> None:
     await client.raise_event(f"{prefix}-approval", "decision", "approved")
-
-
-def _collision(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("NightlyReport")
-    def nightly_report(ctx: Any, job: list[str]) -> Any:
-        day, builder = job
-        try:
-            result = yield ctx.schedule_sub_orchestration_with_id("ProcessBatch", builder, day)
-        except Exception as exc:
-            return f"failed: {exc}"
-        return result
 
 
 async def _drive_collision(prefix: str, client: Client) -> None:
