@@ -22,20 +22,31 @@ def main(argv: list[str]) -> int:
     try:
         model = open_model(argv[0])
     except SourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_text(exc)}", file=sys.stderr)
         return 2
     try:
-        print(f"{model.origin.kind} store, runtime {model.origin.runtime_version}")
+        print(f"{model.origin.kind} store, runtime {safe_text(model.origin.runtime_version)}")
         for inst in model:
             chain = " -> ".join(f"#{e.execution_id} {e.status}" for e in inst.executions)
-            print(f"  {safe_text(inst.instance_id)} [{inst.orchestration_name}] {chain}")
-        for finding in diagnose(model):
-            print(f"  {finding.severity}: {finding.kind} {safe_text(finding.message)}")
+            name = safe_text(inst.orchestration_name)
+            print(f"  {safe_text(inst.instance_id)} [{name}] {chain}")
+        model.load_all()
+        findings = diagnose(model)
+        print(f"{len(findings)} findings")
+        for finding in findings:
+            print(
+                f"  {finding.severity}: {finding.kind} {safe_text(finding.instance)}: "
+                f"{safe_text(finding.message)} ({finding.evidence})"
+            )
         if len(argv) > 1:
             timeline = Timeline.of(model.instance(argv[1]))
+            print(f"turns of {safe_text(argv[1])} ({timeline.evidence})")
             for turn in timeline.turns:
-                kinds = ", ".join(e.type for e in turn.delta)
+                kinds = ", ".join(safe_text(e.type) for e in turn.delta)
                 print(f"  turn {turn.number} ({turn.evidence}) exec {turn.execution_id}: {kinds}")
+    except SourceError as exc:  # no such instance, a store that went away
+        print(f"error: {safe_text(exc)}", file=sys.stderr)
+        return 2
     finally:
         model.close()
     return 0
