@@ -30,9 +30,15 @@ POLL_SECONDS = 0.5
 
 
 def screen_bindings(screen: Screen[Any]) -> list[Binding]:
-    """The described bindings of a screen's class and its bases (the help and palette list)."""
+    """The described bindings of a durascope screen and its durascope bases.
+
+    These are what the help screen and the command palette list (Textual's own
+    ``Screen`` bindings, such as focus cycling, are left to Textual).
+    """
     out: list[Binding] = []
     for cls in reversed(type(screen).__mro__):
+        if not cls.__module__.startswith("durascope."):
+            continue
         for binding in cls.__dict__.get("BINDINGS", ()):
             if isinstance(binding, Binding) and binding.description:
                 out.append(binding)
@@ -61,6 +67,7 @@ class DurascopeApp(App[int]):
         self._select_first_finding = select_first_finding
         self._poll = poll
         self._building = False
+        self._error: str | None = None
 
     def on_mount(self) -> None:
         self.push_screen(BrowserScreen())
@@ -79,8 +86,9 @@ class DurascopeApp(App[int]):
 
     def _poll_tick(self) -> None:
         if not self._building:
-            # Until the first diagnosis succeeded, build whether or not the store changed.
-            self._start_snapshot(self.session.findings is not None)
+            # Until a first diagnosis, build whether or not the store changed; after a
+            # failed one, only once the store changed again (not every half second).
+            self._start_snapshot(self.session.findings is not None or self._error is not None)
 
     def _start_snapshot(self, only_if_changed: bool) -> None:
         self._building = True
@@ -94,17 +102,21 @@ class DurascopeApp(App[int]):
         try:
             if not only_if_changed or self.session.changed():
                 snapshot = self.session.build_snapshot()
-        except SourceError as exc:  # a half-written file: try again at the next poll
+        except SourceError as exc:  # a half-written file: tried again when it changes
             error = safe_text(exc, 300)
+        except Exception as exc:  # a bug in a rule must not take the browser down with it
+            error = f"diagnosis failed: {type(exc).__name__}: {safe_text(exc, 200)}"
         finally:
             self.post_message(SnapshotReady(snapshot, error))
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._building = False
         if message.snapshot is None:
-            if message.error and self.session.findings is None and not self._poll:
+            if message.error is not None and message.error != self._error:
                 self.notify(message.error, severity="error", markup=False)
+            self._error = message.error or self._error
             return
+        self._error = None
         retired = self.session.install(message.snapshot)
         for screen in self.screen_stack:
             if isinstance(screen, BrowserScreen):

@@ -91,6 +91,7 @@ class DebugSession:
         self.path = str(path)
         self.allow_writes = allow_writes
         self.snapshot = Snapshot(open_model(self.path))
+        self._attempted: int | None = None  # the data version the last build read
 
     @property
     def model(self) -> Model:
@@ -116,8 +117,15 @@ class DebugSession:
         return self.snapshot.timeline(instance_id)
 
     def changed(self) -> bool:
-        """Whether the store has new commits since the current snapshot was read."""
-        return self.snapshot.model.changed()
+        """Whether the store has commits that no snapshot, nor the last attempt, has read.
+
+        So a build that failed is retried only once the store changes again.
+        """
+        model = self.snapshot.model
+        if model.reader is None or model.data_version is None:
+            return False
+        now = model.reader.data_version()
+        return now != model.data_version and now != self._attempted
 
     def build_snapshot(self) -> Snapshot:
         """Read the input afresh, load every event and diagnose (run it in a worker).
@@ -130,6 +138,7 @@ class DebugSession:
         """
         current = self.snapshot
         model = current.model if current.model.reader is None else open_model(self.path)
+        self._attempted = model.data_version
         try:
             model.load_all()
             findings = diagnose(model)

@@ -100,3 +100,33 @@ async def test_keys_are_handled_while_the_diagnosis_runs(
             assert table.updated_rows == 1  # only the new instance's row was touched
     finally:
         gate.set()
+
+
+async def test_a_failing_diagnosis_is_reported_once_and_not_retried_idly(
+    fixed_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import durascope.tui.session as session_module
+
+    attempts: list[int] = []
+
+    def broken(model: object) -> list[object]:
+        attempts.append(1)
+        raise RuntimeError("a rule tripped")
+
+    monkeypatch.setattr(session_module, "diagnose", broken)
+    app = DurascopeApp(fixed_store)  # polling, on a store nobody writes to
+    notes: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
+    async with app.run_test(size=(140, 40)) as pilot:
+        while not attempts:
+            await pilot.pause(0.05)
+        await pilot.pause(1.6)  # three poll ticks
+        await settle(app, pilot)
+        assert len(attempts) == 1
+        assert app.session.findings is None
+        assert any("diagnosis failed: RuntimeError: a rule tripped" in n for n in notes)
+        table = app.screen.query_one(InstanceTable)
+        assert table.row_count == len(app.session.model.instances)  # still browsable
+        await pilot.press("enter")
+        opened = await instance_screen(app, pilot, table.instance_at_cursor())
+        assert opened.timeline is not None and len(opened.timeline) > 0

@@ -285,13 +285,11 @@ class InstanceScreen(Screen[None]):
 
     def action_open_parent(self) -> None:
         """Open the parent at the turn that scheduled this instance."""
-        model = self.durascope.session.model
-        inst = self.timeline.instance if self.timeline is not None else None
-        inst = inst or model.instances.get(self.instance_id)
-        started = inst.executions[0].started if inst is not None and inst.executions else None
-        parent = (started.parent_instance if started else None) or (
-            inst.parent_instance_id if inst is not None else None
-        )
+        if self.timeline is None:
+            return  # its start event is read with the timeline
+        inst = self.timeline.instance
+        started = inst.executions[0].started if inst.executions else None
+        parent = (started.parent_instance if started else None) or inst.parent_instance_id
         if not parent:
             self.notify("This instance has no parent.")
             return
