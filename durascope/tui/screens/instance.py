@@ -203,8 +203,13 @@ class InstanceScreen(Screen[None]):
         # switching tabs draws the newly visible one.
         active = self.query_one(TabbedContent).active
         if active == "tab-history":
-            events = inst.execution(view.turn.execution_id).events
-            self.query_one(HistoryTable).show(inst.instance_id, events, view.turn.events_after)
+            execution_id = view.turn.execution_id
+            self.query_one(HistoryTable).show(
+                inst.instance_id,
+                execution_id,
+                inst.execution(execution_id).events,
+                view.turn.events_after,
+            )
         elif active == "tab-pairs":
             self.query_one(PairsTable).show(view.state)
         elif active == "tab-graph":

@@ -24,31 +24,37 @@ class HistoryTable(DataTable[Text]):
         self.cursor_type = "row"
         self.add_columns("event", "type", "source", "payload")
 
-    _shown: tuple[int, int] | None = None
+    _shown: tuple[str, int] | None = None
     _events: tuple[Event, ...] = ()
     _instance_id: str = ""
 
-    def show(self, instance_id: str, events: tuple[Event, ...], upto: int) -> None:
+    @staticmethod
+    def _cells(e: Event) -> tuple[Text, ...]:
+        return (
+            Text(str(e.event_id)),
+            plain(e.type, 40),
+            Text("" if e.source_event_id is None else str(e.source_event_id)),
+            Text(event_summary(e, 80)),  # already terminal-safe; Text: no markup
+        )
+
+    def show(
+        self, instance_id: str, execution_id: int, events: tuple[Event, ...], upto: int
+    ) -> None:
         """Show an execution's events with the cursor on the current turn's last event.
 
         Rows are rebuilt only when the execution changes: stepping within one
-        execution just moves the cursor, so a long history steps quickly.
+        execution just moves the cursor, and a live execution that grew gets its
+        new events appended (a history only ever grows).
         """
-        key = (id(events), len(events))
+        key = (instance_id, execution_id)
         self._instance_id = instance_id
-        if key != self._shown:
+        if key != self._shown or len(events) < len(self._events):
             self._shown = key
-            self._events = events
             self.clear()
-            self.add_rows(
-                (
-                    Text(str(e.event_id)),
-                    plain(e.type, 40),
-                    Text("" if e.source_event_id is None else str(e.source_event_id)),
-                    Text(event_summary(e, 80)),  # already terminal-safe; Text: no markup
-                )
-                for e in events
-            )
+            self.add_rows(self._cells(e) for e in events)
+        elif len(events) > len(self._events):
+            self.add_rows(self._cells(e) for e in events[len(self._events) :])
+        self._events = events
         if upto:
             self.move_cursor(row=min(upto, len(events)) - 1)
 
