@@ -14,12 +14,13 @@ from textual.widgets import Input, TabbedContent
 from durascope.tui import DurascopeApp
 from durascope.tui.screens.browser import BrowserScreen
 from durascope.tui.widgets.findings_list import FindingsList
-from durascope.tui.widgets.history_table import HistoryTable, PairsTable
+from durascope.tui.widgets.history_table import HistoryTable
 from durascope.tui.widgets.instance_table import InstanceTable
 from durascope.tui.widgets.instance_tree import InstanceTree
+from durascope.tui.widgets.pairs_table import PairsTable
 from durascope.tui.widgets.state_panel import StatePanel
 from durascope.tui.widgets.stepper_header import StepperHeader
-from tests.tui.conftest import instance_screen, settle
+from tests.tui.conftest import instance_screen, screen_text, settle
 
 
 def rendered(widget: object) -> str:
@@ -162,14 +163,14 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
         pairs = screen.query_one(PairsTable)
 
         def rows() -> list[list[str]]:
-            return [[str(c) for c in pairs.get_row_at(i)] for i in range(pairs.row_count)]
+            return [pairs.row_texts(i) for i in range(pairs.row_count)]
 
         assert rows() == [
             ["2", "child", "ReserveItem", "open", ""],
             ["3", "child", "ReserveItem", "open", ""],
             ["4", "child", "ReserveItem", "open", ""],
         ]
-        built = pairs.rebuilds
+        assert "ReserveItem" in screen_text(app) and " open " in screen_text(app)
         await pilot.press("right")
         await pilot.pause()
         assert rows() == [
@@ -177,13 +178,12 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
             ["3", "child", "ReserveItem", "failed", "6"],
             ["4", "child", "ReserveItem", "completed", "7"],
         ]
-        assert pairs.rebuilds == built  # the statuses were updated in place
+        assert " failed " in screen_text(app)  # repainted
         state = rendered(screen.query_one(StatePanel))
         assert "execution 1: Failed" in state and "open schedules (0)" in state
         await pilot.press("left")
         await pilot.pause()
         assert [r[3] for r in rows()] == ["open", "open", "open"]
-        assert pairs.rebuilds == built
 
     app = DurascopeApp(fixed_store, instance="fixed-supervisor", poll=False)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -204,6 +204,22 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
             "TimerCreated",
         ]
         assert history.cursor_row == 3
+
+        screen.query_one(TabbedContent).active = "tab-pairs"
+        await pilot.pause()
+        pairs = screen.query_one(PairsTable)
+        event, timer = (pairs.row_texts(i) for i in range(pairs.row_count))
+        assert event == ["3", "event", "go", "open", ""]
+        assert timer[:2] == ["4", "timer"] and timer[2].startswith("fires at ")
+        assert timer[3:] == ["open", ""]
+        painted = pairs.repaints
+        await pilot.press("right")  # turn 4 appends nothing to execution 2 (filtered)
+        await pilot.pause()
+        assert pairs.repaints == painted  # nothing visible changed: no repaint
+        await pilot.press("right")  # turn 5: the event is delivered
+        await pilot.pause()
+        assert pairs.repaints == painted + 1
+        assert pairs.row_texts(0)[3:] == ["delivered", "5"]
 
 
 async def test_selecting_a_finding_jumps_to_its_turn(fixed_store: Path) -> None:

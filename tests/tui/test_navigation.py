@@ -11,7 +11,8 @@ from durascope.tui.screens.child_picker import ChildPickerScreen
 from durascope.tui.screens.instance import InstanceScreen
 from durascope.tui.widgets.children_list import ChildrenList
 from durascope.tui.widgets.findings_list import FindingsList
-from durascope.tui.widgets.history_table import HistoryTable, PairsTable
+from durascope.tui.widgets.history_table import HistoryTable
+from durascope.tui.widgets.pairs_table import PairsTable
 from tests.tui.conftest import instance_screen, settle
 
 FANOUT_CHILDREN = ["fanout-checkout::sub::2", "fanout-checkout::sub::3", "fanout-checkout::sub::4"]
@@ -152,12 +153,13 @@ async def test_enter_on_a_child_schedule_in_the_pairs_tab_opens_it(fixed_store: 
         screen.query_one(TabbedContent).active = "tab-pairs"
         await pilot.pause()
         pairs = screen.query_one(PairsTable)
-        assert [str(pairs.get_row_at(i)[2]) for i in range(pairs.row_count)] == [
+        assert [pairs.row_texts(i)[2] for i in range(pairs.row_count)] == [
             "AwaitRelease",
             "AwaitRelease",
         ]
         pairs.focus()
-        pairs.move_cursor(row=1)
+        await pilot.press("down", "down", "up", "down")  # clamped at the last row
+        assert pairs.cursor_row == 1
         await pilot.press("enter")
         opened = await instance_screen(app, pilot, "cancel-pipeline::sub::3")
         assert isinstance(opened, InstanceScreen)

@@ -28,7 +28,8 @@ from durascope.tui.session import Snapshot
 from durascope.tui.widgets.children_list import ChildrenList, own_status
 from durascope.tui.widgets.findings_list import FindingsList
 from durascope.tui.widgets.graph_panel import GraphPanel
-from durascope.tui.widgets.history_table import HistoryTable, PairsTable
+from durascope.tui.widgets.history_table import HistoryTable
+from durascope.tui.widgets.pairs_table import PairsTable
 from durascope.tui.widgets.state_panel import StatePanel
 from durascope.tui.widgets.stepper_header import StepperHeader
 from durascope.tui.widgets.turn_panel import TurnPanel
