@@ -170,7 +170,8 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
             ["3", "child", "ReserveItem", "open", ""],
             ["4", "child", "ReserveItem", "open", ""],
         ]
-        assert "ReserveItem" in screen_text(app) and " open " in screen_text(app)
+        assert pairs.position_text() == "1-3/3"  # no scrollbar: the header says where
+        assert "name 1-3/3" in screen_text(app) and " open " in screen_text(app)
         await pilot.press("right")
         await pilot.pause()
         assert rows() == [

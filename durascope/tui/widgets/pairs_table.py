@@ -15,14 +15,14 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from durascope.replay import ExecutionState, Schedule, safe_text
 from durascope.tui.messages import InstanceChosen
 
-COLUMNS = (("schedule", 9), ("kind", 9), ("name", 0), ("status", 18), ("closed by", 10))
+COLUMNS = (("schedule", 9), ("kind", 9), ("name", 0), ("status", 17), ("closed by", 10))
 """Column titles and widths in cells; the name takes what the others leave."""
 
 NAME_COLUMN = 2
@@ -68,6 +68,7 @@ class PairsTable(ScrollView, can_focus=True):
         width: 1fr;
         height: 1fr;
         overflow-x: hidden;
+        scrollbar-size-vertical: 0;
         & > .pairs--header {
             text-style: bold;
             background: $panel;
@@ -120,18 +121,35 @@ class PairsTable(ScrollView, can_focus=True):
             # As wide as the widget (no horizontal scrollbar: one that exists is
             # repainted a frame late after every change of the virtual size).
             self.virtual_size = Size(0, len(new) + 1)
-        if moved or len(old) != len(new) or self._visible_changed(old, new):
+        if moved or len(old) != len(new):
             self.repaints += 1
             self.refresh()
+            return
+        lines = self._changed_lines(old, new)
+        if lines:
+            # Only those lines: a full refresh also repaints the scrollbar, a frame later.
+            self.repaints += 1
+            width = self.size.width
+            self.refresh(*(Region(0, y, width, 1) for y in lines))
 
-    def _visible_changed(self, old: tuple[Schedule, ...], new: tuple[Schedule, ...]) -> bool:
+    def _changed_lines(self, old: tuple[Schedule, ...], new: tuple[Schedule, ...]) -> list[int]:
+        """The visible lines (1 is the first row under the header) whose row changed."""
         top = int(self.scroll_offset.y)
-        for i in range(top, min(top + self.size.height, len(new))):
-            if i >= len(old) or (old[i] is not new[i] and row_cells(old[i]) != row_cells(new[i])):
-                return True
-        return False
+        return [
+            i - top + 1
+            for i in range(top, min(top + self.size.height - 1, len(new)))
+            if old[i] is not new[i] and row_cells(old[i]) != row_cells(new[i])
+        ]
 
     # Drawing.
+
+    def position_text(self) -> str:
+        """Which rows are in view, ``12-46/5000``: the list draws no scrollbar."""
+        if not self._rows:
+            return ""
+        top = int(self.scroll_offset.y)
+        last = min(top + max(self.size.height - 1, 1), len(self._rows))
+        return f"{top + 1}-{last}/{len(self._rows)}"
 
     def _widths(self) -> list[int]:
         fixed = sum(w for _, w in COLUMNS)
@@ -145,9 +163,11 @@ class PairsTable(ScrollView, can_focus=True):
         widths = self._widths()
         if y == 0:
             header = self.get_component_rich_style("pairs--header")
-            text = "".join(
-                set_cell_size(f" {t}", w) for (t, _), w in zip(COLUMNS, widths, strict=True)
-            )
+            titles = [
+                t if i != NAME_COLUMN else f"{t} {self.position_text()}"
+                for i, (t, _) in enumerate(COLUMNS)
+            ]
+            text = "".join(set_cell_size(f" {t}", w) for t, w in zip(titles, widths, strict=True))
             return Strip([Segment(set_cell_size(text, width), header)], width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._rows):
