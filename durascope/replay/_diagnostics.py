@@ -226,6 +226,8 @@ def undelivered_events(ctx: DiagnosisContext) -> Iterator[Finding]:
     """An external event in history that no wait received."""
     for inst in ctx.model.instances.values():
         for ex in inst.executions:
+            if not any(e.type == "ExternalEvent" for e in ex.events):
+                continue  # only an ExternalEvent can be undelivered: no need to fold
             state = fold(inst.instance_id, ex.execution_id, ex.events)
             by_id = {e.event_id: e for e in ex.events}
             for event_id in state.undelivered_events:
@@ -340,9 +342,12 @@ RULES: tuple[Rule, ...] = (
 
 def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     """Every finding in the model (or about one instance's tree), errors first."""
-    ctx = DiagnosisContext(model)
     with collector_paused():
+        ctx = DiagnosisContext(model)
         findings = [f for rule in RULES for f in rule(ctx)]
+        # Its timelines and indexes die here, before the collector resumes and
+        # would otherwise scan them once on their way out.
+        del ctx
     if instance_id is not None:
         from durascope.replay._bundle import select_tree
 

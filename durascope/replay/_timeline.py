@@ -74,7 +74,7 @@ per event, while a seek still folds at most that many events on top of a copy.
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One dispatcher turn.
 
@@ -216,9 +216,10 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     if not records:
         return None
     by_exec = {ex.execution_id: {e.event_id: e for e in ex.events} for ex in instance.executions}
-    covered = {(r.execution_id, eid) for r in records for eid in r.delta_event_ids}
-    every = {(ex, eid) for ex, events in by_exec.items() for eid in events}
-    if not every <= covered:
+    covered: dict[int, set[int]] = {}
+    for r in records:
+        covered.setdefault(r.execution_id, set()).update(r.delta_event_ids)
+    if any(not events.keys() <= covered.get(ex, set()) for ex, events in by_exec.items()):
         return None  # an incomplete journal: history is the authority
     # Sorted event ids per execution: how many events a turn leaves applied is then
     # a bisection, not a scan (which made long journals quadratic to open).
@@ -229,11 +230,10 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     turns = []
     for index, record in enumerate(records):
         events = by_exec.get(record.execution_id, {})
-        delta = tuple(events[i] for i in record.delta_event_ids if i in events)
-        if delta:
-            progress[record.execution_id] = max(
-                progress.get(record.execution_id, 0), max(e.event_id for e in delta)
-            )
+        ids = [i for i in record.delta_event_ids if i in events]
+        delta = tuple([events[i] for i in ids])
+        if ids:
+            progress[record.execution_id] = max(progress.get(record.execution_id, 0), *ids)
         turns.append(
             Turn(
                 instance_id=instance.instance_id,
