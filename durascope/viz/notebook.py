@@ -177,6 +177,7 @@ class Postmortem(Displayable):
 
         Raises:
             ImportError: ipywidgets is missing (the message says which extra to install).
+            ValueError: The instance has no turns.
         """
         from durascope.viz._widget import TurnStepper
 
