@@ -30,6 +30,7 @@ from durascope.replay._diagnosis_context import (
     make_finding,
 )
 from durascope.replay._findings import Finding, Ref
+from durascope.replay._integrity_rules import malformed_histories
 from durascope.replay._model import ChildLink, Execution, Instance, Model
 from durascope.replay._notification_rules import filtered_notifications, misrouted_notifications
 from durascope.replay._state import fold
@@ -328,6 +329,7 @@ def never_dispatched(ctx: DiagnosisContext) -> Iterator[Finding]:
 
 
 RULES: tuple[Rule, ...] = (
+    malformed_histories,
     filtered_notifications,
     misrouted_notifications,
     child_id_collisions,

@@ -72,8 +72,11 @@ def test_an_instance_without_executions_says_it_has_no_turns(
     assert "no turns" in bundle["text/html"]
     store = check_bundle("store", pm, graphviz_state)
     assert GHOST in store["text/html"]
-    found = check_bundle_without_graph("findings", pm.findings(GHOST))
-    assert found["text/plain"] == "0 findings"
+    # A store that calls an instance Completed but holds no execution of it is damaged.
+    found = check_bundle("findings", pm.findings(GHOST), graphviz_state)
+    assert found["text/plain"] == (
+        "1 findings\nerror malformed_history ghost: instance ghost (completed) has no execution"
+    )
     graph = pm.graph(GHOST)
     assert graph is not None
     drawn = check_bundle("graph", graph, graphviz_state)
