@@ -148,9 +148,17 @@ def select_tree(model: Model, instance_id: str) -> list[str]:
 
 
 def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool = False) -> Bundle:
-    """Make a bundle of one instance tree, or of everything."""
+    """Make a bundle of one instance tree, or of everything.
+
+    A tree's bundle keeps the pending messages (and captured turns of messages)
+    addressed to its instances and to every child its schedules name, created
+    or not: a child's queued ``StartOrchestration`` belongs to the tree before
+    the child exists.
+    """
     ids = select_tree(model, instance_id) if instance_id else list(model.instances)
     wanted = set(ids)
+    if instance_id:
+        wanted.update(link.child_instance for i in ids for link in model.links_from(i))
     instances = tuple(_bundle_instance(model.instances[i], redact) for i in ids)
     pending = tuple(
         BundlePending(
