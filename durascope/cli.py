@@ -296,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--redact",
         action="store_true",
-        help="replace inputs, outputs, results, event data and custom status with their size "
-        "and a hash (error messages are kept: diagnosis needs them)",
+        help="replace every payload (inputs, outputs, results, event data, custom status, "
+        "key-value values, every field of unknown or undecodable events and queue rows) with "
+        "its size and a hash; error messages and cancel reasons are kept (diagnosis needs them)",
     )
     export.set_defaults(func=cmd_export)
 

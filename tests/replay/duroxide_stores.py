@@ -244,6 +244,74 @@ def nondeterminism(db: Path) -> None:
     rt.shutdown(5000)
 
 
+SECRET = "s3cr3t"
+"""The prefix of every payload :func:`secret_payloads` writes."""
+
+
+def secret_payloads(dx: Any, provider: Any, rt: Any) -> None:
+    """A secret (``s3cr3t-<position>``) in every payload position a run can fill.
+
+    Inputs, activity and child results, outputs, custom status, key-value values
+    (where the runtime has them), external and mailbox event data, a carried-forward
+    mailbox message, continue-as-new input; then, with the runtime stopped, a queued
+    start and a queued event.  Error messages and cancel reasons hold no secret
+    (redaction keeps them).  ``dx`` is the ``duroxide`` package or durascope's
+    drop-in ``durascope.compat.duroxide``.
+    """
+
+    @rt.register_activity("Echo")
+    def echo(ctx: Ctx, x: str) -> str:
+        return f"{x}|s3cr3t-activity-result"
+
+    @rt.register_orchestration("SecretChild")
+    def child(ctx: Ctx, x: str) -> Orchestration:
+        r = yield ctx.schedule_activity("Echo", "s3cr3t-child-activity-input")
+        return f"{x}|{r}|s3cr3t-child-output"
+
+    @rt.register_orchestration("SecretParent")
+    def parent(ctx: Ctx, stage: str) -> Orchestration:
+        if hasattr(ctx, "set_kv_value"):
+            ctx.set_kv_value("k", f"s3cr3t-kv-value-{stage}")
+        a = yield ctx.schedule_activity("Echo", f"s3cr3t-activity-input-{stage}")
+        b = yield ctx.schedule_sub_orchestration("SecretChild", f"s3cr3t-child-input-{stage}")
+        ctx.set_custom_status(f"s3cr3t-status-{stage}")
+        go = yield ctx.wait_for_event("go")
+        if stage.endswith("0"):
+            return (yield ctx.continue_as_new("s3cr3t-stage-1"))
+        carried = yield ctx.dequeue_event("mailbox")
+        return {"a": a, "b": b, "go": go, "carried": carried, "out": "s3cr3t-output"}
+
+    @rt.register_orchestration("SecretWaiter")
+    def waiter(ctx: Ctx, x: str) -> Orchestration:
+        ctx.set_custom_status("s3cr3t-waiter-status")
+        return (yield ctx.wait_for_event("never"))
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("secret-parent", "SecretParent", "s3cr3t-stage-0")
+    client.start_orchestration("secret-waiter", "SecretWaiter", "s3cr3t-waiter-input")
+    _wait_custom_status(client, "secret-parent", "s3cr3t-status-s3cr3t-stage-0")
+    client.enqueue_event("secret-parent", "mailbox", "s3cr3t-carried-forward")
+    client.raise_event("secret-parent", "go", "s3cr3t-event-data-0")
+    _wait_custom_status(client, "secret-parent", "s3cr3t-status-s3cr3t-stage-1")
+    client.raise_event("secret-parent", "go", "s3cr3t-event-data-1")
+    _expect(client, "secret-parent", "Completed")
+    _wait_custom_status(client, "secret-waiter", "s3cr3t-waiter-status")
+    # For an instance that does not exist: durascope journals its discard (an orphan
+    # turn); duroxide leaves it at the queue head.  Last, so it blocks nothing.
+    client.raise_event("secret-ghost", "go", "s3cr3t-orphan-event")
+    time.sleep(0.5)
+    rt.shutdown(5000)
+    client.raise_event("secret-waiter", "never", "s3cr3t-pending-event")
+    client.start_orchestration("secret-queued", "SecretChild", "s3cr3t-pending-start")
+
+
+def secrets(db: Path) -> None:
+    """:func:`secret_payloads` on the real duroxide runtime (its KeyValueSet events too)."""
+    dx, provider, rt = _runtime(db)
+    secret_payloads(dx, provider, rt)
+
+
 SCENARIOS: dict[str, Callable[[Path], None]] = {
     "healthy": healthy,
     "can_children": can_children,
@@ -251,6 +319,7 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "pending_and_orphan": pending_and_orphan,
     "cancelled_tree": cancelled_tree,
     "nondeterminism": nondeterminism,
+    "secrets": secrets,
 }
 
 

@@ -62,3 +62,15 @@ async def queued_child_starts(db: Path) -> None:
         await take_turn(store, dispatchers, MIDDLE_ID)  # starts it; it schedules the leaf
     finally:
         await store.close()
+
+
+def durascope_secrets(db: Path) -> None:
+    """:func:`~tests.replay.duroxide_stores.secret_payloads` on the durascope runtime."""
+    import durascope.compat.duroxide as dx
+    from tests.replay.duroxide_stores import secret_payloads
+
+    provider = dx.SqliteProvider.open(str(db))
+    try:
+        secret_payloads(dx, provider, dx.Runtime(provider))
+    finally:
+        provider.close()
