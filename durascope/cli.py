@@ -50,6 +50,34 @@ def _progress(stream: TextIO) -> Callable[[int], None]:
     return report
 
 
+def describe_source(model: Model) -> str:
+    """What PATH turned out to be, in one line: ``opened duroxide store app.db (12 instances)``.
+
+    A bundle says what it was exported from, and whether it is redacted.
+    """
+    origin = model.origin
+    count = len(model.instances)
+    detail = f"{count} instance{'' if count == 1 else 's'}"
+    if origin.kind == "bundle":
+        what = "bundle"
+        if origin.source_kind is not None:
+            detail = f"exported from a {origin.source_kind} store, {detail}"
+        if origin.redacted:
+            detail += ", redacted"
+    else:
+        what = f"{origin.kind} store"
+    return f"opened {what} {safe_text(origin.path)} ({detail})"
+
+
+def _say_opened(model: Model) -> None:
+    """Tell which kind of input was opened: one line on stderr (stdout stays the data).
+
+    Commands call it once their failure points are behind them, so that an error
+    is still the only line on stderr.
+    """
+    sys.stderr.write(f"durascope: {describe_source(model)}\n")
+
+
 def _load_everything(model: Model) -> None:
     total = sum(ex.event_count or 0 for inst in model for ex in inst.executions)
     if total > PROGRESS_THRESHOLD:
@@ -69,11 +97,13 @@ def cmd_history(args: argparse.Namespace) -> int:
             if args.execution is not None
             else list(instance.executions)
         )
+        histories = [(ex.execution_id, ex.events) for ex in executions]  # read them all first
+        _say_opened(model)
         if args.json:
             doc = {
                 "instance": instance.instance_id,
                 "source": model.origin.kind,
-                "events": [event_to_dict(e) for ex in executions for e in ex.events],
+                "events": [event_to_dict(e) for _, events in histories for e in events],
             }
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
@@ -81,14 +111,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         out = sys.stdout
         out.write(
             f"{safe_text(instance.instance_id)}  {safe_text(instance.orchestration_name)}  "
-            f"{safe_text(instance.status)}  ({model.origin.kind}: {safe_text(model.origin.path)})\n"
+            f"{safe_text(instance.status)}\n"
         )
         out.write(f"{'exec':>4}  {'event':>5}  {'type':<38}  {'source':>6}  payload\n")
-        for ex in executions:
-            for e in ex.events:
+        for execution_id, events in histories:
+            for e in events:
                 src = "" if e.source_event_id is None else str(e.source_event_id)
                 out.write(
-                    f"{ex.execution_id:>4}  {e.event_id:>5}  {safe_text(e.type, 38):<38}  "
+                    f"{execution_id:>4}  {e.event_id:>5}  {safe_text(e.type, 38):<38}  "
                     f"{src:>6}  {event_summary(e)}\n"
                 )
         return EXIT_OK
@@ -106,6 +136,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             _load_everything(model)
         bundle = build_bundle(model, instance_id=args.instance, redact=args.redact)
         write_bundle(bundle, args.output)
+        _say_opened(model)
         events = sum(len(ex.events) for inst in bundle.instances for ex in inst.executions)
         sys.stderr.write(
             f"durascope: wrote {args.output}: {len(bundle.instances)} instances, {events} events"
@@ -150,12 +181,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             model.instance(args.instance)
         _load_everything(model)
         findings = diagnose(model, args.instance)
+        _say_opened(model)
         if args.json:
             doc = {"findings": FINDINGS_ADAPTER.dump_python(findings, mode="json")}
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
         else:
-            sys.stdout.write(f"{model.origin.kind}: {safe_text(model.origin.path)}\n")
             _print_findings(findings, sys.stdout)
         return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
     finally:
@@ -171,6 +202,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         model.instance(args.instance)
         code = load_user_code(args.module)
         result = reexecute(model, args.instance, code)
+        report = what_if(model, args.instance, code) if args.what_if else None
+        _say_opened(model)
         out = sys.stdout
         if result.divergence is None:
             out.write(
@@ -181,8 +214,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
             _print_findings([finding], out)
             out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
-        if args.what_if:
-            report = what_if(model, args.instance, code)
+        if report is not None:
             out.write(f"\nwhat-if (recorded under the {report.recorded_policy} policy):\n")
             diffs = report.differences()
             for line in diffs or ["both policies give the same outcome"]:
@@ -203,6 +235,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             render_to_file(model, args.instance, args.output)
         except (ValueError, RenderError) as exc:  # an unknown suffix; Graphviz missing
             raise CommandError(str(exc)) from None
+        _say_opened(model)
         sys.stderr.write(f"durascope: wrote {args.output}\n")
         return EXIT_OK
     finally:
