@@ -476,16 +476,52 @@ def test_bad_input_is_a_one_line_source_error(
 
 def test_truncated_store_copy_with_a_wal(stores: dict[str, Path], tmp_path: Path) -> None:
     """A WAL store copied without its ``-wal`` shows only what was checkpointed."""
-    source = stores["healthy"]
-    copy = tmp_path / "nowal.db"
-    shutil.copyfile(source, copy)
+    live = snapshot(stores["healthy"], tmp_path / "live.db")  # everything checkpointed
+    writer = sqlite3.connect(live)
     try:
-        model = open_model(copy)
-    except SourceError as exc:
-        assert "\n" not in str(exc)
-        return
-    model.load_all()
-    model.close()
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("UPDATE instances SET custom_status = 'only-in-the-wal'")
+        writer.execute("DELETE FROM history WHERE instance_id = 'healthy' AND execution_id = 1")
+        writer.commit()
+        copy = tmp_path / "nowal.db"
+        shutil.copyfile(live, copy)  # the main file alone, while the commit is in the -wal
+    finally:
+        writer.close()
+    assert not Path(f"{copy}-wal").exists()
+    model = open_model(copy)
+    try:
+        healthy = model.instance("healthy")
+        assert healthy.custom_status == "done"  # the checkpointed value, not the WAL's
+        assert healthy.execution(1).event_count == len(healthy.execution(1).events) > 0
+        assert model.load_all() > 0
+    finally:
+        model.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.db", "nowal.db"]
+
+
+def test_store_copy_without_a_wal_that_was_never_checkpointed(
+    stores: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every table lives in the ``-wal``: the main file alone has none, and the error says so."""
+    live = tmp_path / "live.db"
+    writer = sqlite3.connect(live)
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.executescript(CREATE_SCHEMA)
+        writer.execute("ATTACH DATABASE ? AS src", (f"file:{stores['healthy']}?mode=ro",))
+        writer.execute("INSERT INTO main.history SELECT * FROM src.history")
+        writer.commit()
+        copy = tmp_path / "nowal.db"
+        shutil.copyfile(live, copy)
+    finally:
+        writer.close()
+    with pytest.raises(SourceError) as info:
+        open_model(copy)
+    message = str(info.value)
+    assert message.startswith(f"{copy}: no tables, and the database is in WAL mode")
+    assert "nowal.db-wal" in message and "\n" not in message
 
 
 # Diagnostics on real duroxide stores: every conclusion is inferred from history and queues.
