@@ -280,8 +280,15 @@ def test_cyclic_parent_links_do_not_loop(scenario_store: Path, tmp_path: Path) -
     assert cyclic.scheduling_link("healthy-loop") is None  # its history names no parent
     link = cyclic.scheduling_link("healthy-loop::sub::2")
     assert link is not None and (link.parent_instance, link.event_id) == ("healthy-loop", 2)
-    # Diagnosis and export finish, and say what they said without the cycle.
-    assert [f.model_dump() for f in diagnose(cyclic, "healthy-loop")] == acyclic_findings
+    # Diagnosis finishes: what it said without the cycle, and the loop, once.
+    findings = diagnose(cyclic, "healthy-loop")
+    loops = [f for f in findings if f.kind == "malformed_history"]
+    assert [f.model_dump() for f in findings if f not in loops] == acyclic_findings
+    assert [(f.severity, f.instance, [r.instance for r in f.related]) for f in loops] == [
+        ("error", "healthy-loop", ["healthy-loop::sub::2"])
+    ]
+    assert "loop" in loops[0].message
+    # Export finishes too, with every member once.
     again = build_bundle(cyclic, instance_id="healthy-loop::sub::3_2")
     assert sorted(i.instance_id for i in again.instances) == sorted(members)
     cyclic.close()
