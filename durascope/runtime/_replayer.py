@@ -368,6 +368,12 @@ class Replayer(DropSink):
         return leaf
 
     def _start_retry(self, task: ActivityTask) -> DurableFuture:
+        refusal = task.retry.refusal if task.retry is not None else None
+        if refusal is not None:
+            # duroxide-python cannot turn the dict into a policy: the whole
+            # orchestration fails, the code never sees an exception.
+            self._main_done(failure=application_error(refusal.kind, refusal.message))
+            return _Never()
         future = _CoroutineFuture()
         co = _Coroutine(retry_attempts(task), future)
         future.coroutine = co

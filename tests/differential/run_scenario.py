@@ -66,7 +66,7 @@ def run_phases(
     provider = None
     for phase in range(scenario.phases):
         provider = dx.SqliteProvider.open(str(db))
-        rt = dx.Runtime(provider)
+        rt = dx.Runtime(provider, scenario.options(dx))
         scenario.register(rt, phase)
         rt.start()
         try:

@@ -12,7 +12,9 @@ Each scenario:
   and returns what it observed through the client (JSON-able);
 - ``expected`` maps every instance it creates (children included) to the status
   it must end in; the runner waits for all of them before dumping the store;
-- ``phases`` > 1 means a fresh ``Runtime`` on the same file per phase (code change).
+- ``phases`` > 1 means a fresh ``Runtime`` on the same file per phase (code change);
+- ``options(dx)`` gives the ``RuntimeOptions`` to build each ``Runtime`` with (None:
+  the runtime's defaults), from the runtime module ``dx`` under test.
 
 Every scenario is deterministic whatever the scheduling: the driver raises events
 only after the orchestration says (through its custom status) that it is
@@ -65,6 +67,10 @@ class Scenario:
     description: ClassVar[str]
     expected: ClassVar[dict[str, str]]
     phases: ClassVar[int] = 1
+
+    def options(self, dx: Any) -> Any:
+        """``dx.RuntimeOptions(...)`` for this scenario's runtimes, or None for the defaults."""
+        return None
 
     def register(self, rt: RuntimeLike, phase: int) -> None:
         """Register activities and orchestrations for ``phase`` (0-based)."""
@@ -672,6 +678,10 @@ class DetachedStart(Scenario):
     def drive(self, client: ClientLike, phase: int) -> dict[str, Any]:
         client.start_orchestration("launcher", "Launcher", None)
         return {}
+
+
+# More scenarios live in sibling modules; importing them registers them here.
+from tests.differential import scenarios_retry  # noqa: E402, F401
 
 
 def get(name: str) -> Scenario:
