@@ -16,15 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from durascope.history import (
-    ActivityExecute,
-    ActivityFailedItem,
-    OrchestrationStarted,
-    PoisonActivity,
-    PoisonError,
-    SubOrchestrationPolicy,
+from durascope.history import OrchestrationStarted, SubOrchestrationPolicy
+from durascope.runtime._activities import (
+    ActivityContext,
+    activity_poison,
+    run_activity,
 )
-from durascope.runtime._activities import ActivityContext, run_activity
 from durascope.runtime._engine import process_turn, retry_backoff_ms
 from durascope.runtime._registry import Registry
 from durascope.runtime._store import SqliteStore
@@ -58,7 +55,9 @@ class RuntimeOptions:
         policy: ``fixed`` (default) or ``legacy`` sub-orchestration behaviour.
         idle_poll_max_ms: Longest wait before an idle dispatcher polls the store again.
         worker_id: Name written to turn records.
-        retry_backoff_ms: First delay before a batch that failed to process is retried.
+        retry_backoff_ms: First delay before work whose code is not registered in this
+            process (an orchestration batch or an activity) is fetched again, doubling
+            per attempt up to 64 times, at most 60 s (duroxide's unregistered backoff).
     """
 
     orchestration_concurrency: int = 2
@@ -272,7 +271,7 @@ class Dispatchers:
         item = work.item
         opts = self.options
         if work.attempt > opts.max_attempts:
-            completion: Any = _activity_poison(item, work.attempt, opts.max_attempts)
+            completion: Any = activity_poison(item, work.attempt, opts.max_attempts)
         else:
             ctx = ActivityContext(
                 item,
@@ -285,6 +284,9 @@ class Dispatchers:
             finally:
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
+        if completion is None:  # no code for it in this process
+            await self._abandon_unregistered(work)
+            return
         try:
             acked = await self.store.ack_work_item(work, completion, now_ms=now_ms())
         except StoreError as exc:
@@ -299,6 +301,23 @@ class Dispatchers:
                 item.id,
                 item.instance,
             )
+
+    async def _abandon_unregistered(self, work: WorkBatch) -> None:
+        """Put back an activity this process has no code for, visible again after a backoff."""
+        opts = self.options
+        delay = retry_backoff_ms(work.attempt, opts.retry_backoff_ms)
+        _log.warning(
+            "activity %s#%s of %s is not registered; retry in %s ms (poisoned after %s attempts)",
+            work.item.name,
+            work.item.id,
+            work.item.instance,
+            delay,
+            opts.max_attempts,
+        )
+        try:
+            await self.store.abandon_work_item(work, delay_ms=delay, now_ms=now_ms())
+        except StoreError as exc:  # the lease runs out and the item is fetched again
+            _log.warning("abandoning activity %s#%s failed: %s", work.item.name, work.item.id, exc)
 
     async def _renew(self, work: WorkBatch, ctx: ActivityContext) -> None:
         interval = self.options.worker_lock_ms / 2000
@@ -331,22 +350,3 @@ class Dispatchers:
                 await asyncio.wait_for(self.timers.wait(), min(delay, max_sleep))
             except TimeoutError:
                 self.orchestrations.set()
-
-
-def _activity_poison(item: ActivityExecute, attempt: int, max_attempts: int) -> ActivityFailedItem:
-    return ActivityFailedItem(
-        instance=item.instance,
-        execution_id=item.execution_id,
-        id=item.id,
-        details=PoisonError(
-            attempt_count=attempt,
-            max_attempts=max_attempts,
-            message_type=PoisonActivity(
-                instance=item.instance,
-                execution_id=item.execution_id,
-                activity_name=item.name,
-                activity_id=item.id,
-            ),
-            message=f"activity {item.name}#{item.id} exceeded {max_attempts} attempts",
-        ),
-    )

@@ -63,8 +63,12 @@ CARRY_FORWARD_LIMIT = 20
 
 
 def retry_backoff_ms(attempt: int, base_ms: int = 1000) -> int:
-    """Delay before retrying a batch that could not be processed (doubling, capped)."""
-    return int(min(base_ms * 2 ** max(attempt - 1, 0), 60_000))
+    """Delay before retrying work whose code is not registered (or that failed to process).
+
+    duroxide's ``UnregisteredBackoffConfig``: ``base_ms * 2**(attempt - 1)`` with the
+    exponent capped at 6, and at most 60 s; ``attempt`` is the 1-based fetch count.
+    """
+    return int(min(base_ms * 2 ** min(max(attempt - 1, 0), 6), 60_000))
 
 
 def process_turn(inp: TurnInput, code: OrchestrationResolver) -> TurnOutcome:

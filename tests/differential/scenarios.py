@@ -681,7 +681,7 @@ class DetachedStart(Scenario):
 
 
 # More scenarios live in sibling modules; importing them registers them here.
-from tests.differential import scenarios_retry  # noqa: E402, F401
+from tests.differential import scenarios_activities, scenarios_retry  # noqa: E402, F401
 
 
 def get(name: str) -> Scenario:
