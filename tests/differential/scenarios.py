@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
 # The runtime, client and contexts come from whichever runtime module is under test.
@@ -67,6 +67,9 @@ class Scenario:
     description: ClassVar[str]
     expected: ClassVar[dict[str, str]]
     phases: ClassVar[int] = 1
+
+    inject: Callable[[dict[str, Any]], None]
+    """Set by the runner: puts a raw work item on the orchestrator queue (see ``injector``)."""
 
     def options(self, dx: Any) -> Any:
         """``dx.RuntimeOptions(...)`` for this scenario's runtimes, or None for the defaults."""
@@ -681,7 +684,11 @@ class DetachedStart(Scenario):
 
 
 # More scenarios live in sibling modules; importing them registers them here.
-from tests.differential import scenarios_activities, scenarios_retry  # noqa: E402, F401
+from tests.differential import (  # noqa: E402, F401
+    scenarios_activities,
+    scenarios_errors,
+    scenarios_retry,
+)
 
 
 def get(name: str) -> Scenario:
