@@ -294,10 +294,15 @@ class _Turn(TurnBuilder):
                     if isinstance(item, TimerFiredItem):
                         known_update[self.inp.instance] = self.execution_id
         else:
-            # A final turn dispatches only detached starts; other schedules of this turn
-            # stay in history without work (the debugger reports them as never dispatched).
+            # A final turn dispatches only detached starts, and only when it completes or
+            # fails (duroxide drops them on continue-as-new and cancellation); other
+            # schedules of this turn stay in history without work (the debugger reports
+            # them as never dispatched).
             for pending in replay.pending:
-                if isinstance(pending.action.task, DetachedStartTask):
+                if isinstance(pending.action.task, DetachedStartTask) and result in (
+                    "completed",
+                    "failed",
+                ):
                     item = self._dispatch(pending.action.task, pending.event.event_id, started)
                     assert item is not None and not isinstance(item, ActivityExecute)
                     orchestrator.append(item)

@@ -303,3 +303,24 @@ def test_queue_message_for_running_instance_is_applied() -> None:
     )
     assert [e.type for e in out.delta] == ["ExternalEventPersistent"]
     assert out.result == "continue"
+
+
+def test_detached_start_in_a_cancelled_turn_is_not_sent() -> None:
+    """duroxide sends detached starts only from a turn that completes or fails."""
+
+    def chains_on_go(ctx: Any, _: Any) -> Any:
+        yield ctx.wait_for_event("go")
+        yield ctx.start_orchestration("O", "detached", 1)
+        return "done"
+
+    reg = code(chains_on_go)
+    first = process_turn(turn((start_item(),)), reg)
+    go = ExternalRaised(instance="i", name="go", data="1")
+    cancel = CancelInstance(instance="i", reason="stop")
+    cancelled = process_turn(turn((go, cancel), first.delta), reg)
+    assert cancelled.result == "cancelled"
+    assert "OrchestrationChained" in [e.type for e in cancelled.delta]
+    assert cancelled.orchestrator_items == ()
+    completed = process_turn(turn((go,), first.delta), reg)
+    assert completed.result == "completed"
+    assert [i.instance for i in completed.orchestrator_items] == ["detached"]  # type: ignore[union-attr]
