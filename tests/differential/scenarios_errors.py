@@ -46,7 +46,7 @@ class NondeterminismMessages(Scenario):
     name = "nondeterminism_messages"
     description = (
         "phase 2 changes the code under waiting instances: another session id (the event "
-        "shows Some(...) for its session), a versioned child instead of an "
+        "shows Some(...) for its session and tag), a versioned child instead of an "
         "activity, a child in place of the third activity of a fan-out (placeholder "
         "sub::pending_3), an activity where a custom status was set, and no race where "
         "history dropped a child (cancellation mismatch)"
@@ -60,6 +60,9 @@ class NondeterminismMessages(Scenario):
         "nd-cancel::sub::2": "Failed",
     }
     phases = 2
+
+    def options(self, dx: Any) -> Any:
+        return dx.RuntimeOptions(worker_tag_filter=dx.TagFilter.ANY)  # runs the tagged activity
 
     def register(self, rt: RuntimeLike, phase: int) -> None:
         @rt.register_activity("A")
@@ -81,7 +84,7 @@ class NondeterminismMessages(Scenario):
     @staticmethod
     def _v1() -> dict[str, Any]:
         def session(ctx: Ctx, x: Any) -> Orchestration:
-            yield ctx.schedule_activity_on_session("A", x, "s-1")
+            yield ctx.schedule_activity_on_session("A", x, "s-1").with_tag("t")
             yield waiting(ctx)
 
         def version(ctx: Ctx, x: Any) -> Orchestration:
