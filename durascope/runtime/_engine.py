@@ -306,7 +306,7 @@ class _Turn(TurnBuilder):
                     item = self._dispatch(pending.action.task, pending.event.event_id, started)
                     assert item is not None and not isinstance(item, ActivityExecute)
                     orchestrator.append(item)
-            self._subscription_breadcrumbs(replay)
+            self._subscription_breadcrumbs(replay, with_dropped=result == "continued_as_new")
             if result == "continued_as_new":
                 assert replay.continue_as_new is not None
                 self._append(OrchestrationContinuedAsNew, input=replay.continue_as_new.input)

@@ -232,6 +232,44 @@ class Races(Scenario):
 
 
 @scenario
+class RaceThenContinueAsNew(Scenario):
+    name = "race_then_continue_as_new"
+    description = (
+        "a race's losers dropped in the turn that continues as new: a positional wait, a "
+        "mailbox wait and a gated activity lose to 50 ms timers, then the execution "
+        "continues as new (the subscriptions are cancelled as the execution ends)"
+    )
+    expected: ClassVar[dict[str, str]] = {"race-can": "Completed"}
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def register(self, rt: RuntimeLike, phase: int) -> None:
+        register_common_activities(rt)
+        register_gated_activity(rt, self.gate)
+
+        @rt.register_orchestration("RaceLoop")
+        def race_loop(ctx: Ctx, n: Any) -> Orchestration:
+            if n == 0:
+                won = yield ctx.race(ctx.wait_for_event("never"), ctx.schedule_timer(50))
+            elif n == 1:
+                won = yield ctx.race(ctx.dequeue_event("inbox"), ctx.schedule_timer(50))
+            elif n == 2:
+                won = yield ctx.race(ctx.schedule_activity("Gated", None), ctx.schedule_timer(50))
+            else:
+                return n
+            return (yield ctx.continue_as_new(n + 1 + 0 * len(str(won))))
+
+    def drive(self, client: ClientLike, phase: int) -> dict[str, Any]:
+        client.start_orchestration("race-can", "RaceLoop", 0)
+        try:
+            client.wait_for_orchestration("race-can", 20_000)
+        finally:
+            self.gate.set()
+        return {}
+
+
+@scenario
 class ExternalEvents(Scenario):
     name = "external_events"
     description = (
