@@ -183,7 +183,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
         if args.what_if:
             report = what_if(model, args.instance, code)
-            out.write(f"\nwhat-if (recorded under the {report.recorded_policy} policy):\n")
+            recorded = (
+                report.policy.phrase() if report.policy else f"{report.recorded_policy} policy"
+            )
+            out.write(f"\nwhat-if: recorded under the {safe_text(recorded)}\n")
+            out.write(f"  simulated under both policies: {safe_text(', '.join(report.roots))}\n")
             diffs = report.differences()
             for line in diffs or ["both policies give the same outcome"]:
                 out.write(f"  {safe_text(line)}\n")
