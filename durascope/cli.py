@@ -165,10 +165,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
     from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+    from durascope.replay._reexecute import refuse_redacted
 
     model = open_model(args.path)
     try:
         model.instance(args.instance)
+        refuse_redacted(model)  # before the user's code runs at all
         code = load_user_code(args.module)
         result = reexecute(model, args.instance, code)
         out = sys.stdout

@@ -26,7 +26,7 @@ from durascope.history import (
     event_to_dict,
 )
 from durascope.replay._findings import Finding
-from durascope.replay._model import Instance, Model
+from durascope.replay._model import Instance, Model, SourceError
 from durascope.replay._text import event_summary, safe_text
 from durascope.replay._timeline import Timeline, Turn
 from durascope.runtime import AUTO_SUFFIX, OrchestrationResolver, TurnInput, process_turn
@@ -232,6 +232,24 @@ def recorded_policy(model: Model, instance_ids: Iterable[str]) -> RecordedPolicy
     return RecordedPolicy("fixed", "assumed", "no child or continue-as-new shows it; the default")
 
 
+def refuse_redacted(model: Model) -> None:
+    """Refuse to re-run code against a redacted bundle.
+
+    Its inputs, results and event data are placeholders (size and hash), so the
+    code would see other values than it saw when it ran, and every difference
+    would look like nondeterminism.
+
+    Raises:
+        SourceError: The input is a redacted bundle.
+    """
+    if model.origin.redacted:
+        raise SourceError(
+            f"{model.origin.path} is a redacted bundle: its payloads are placeholders, so "
+            "re-executing code against it cannot tell a change of code from redaction; "
+            "replay the store, or a bundle exported without --redact"
+        )
+
+
 def _neighbourhood(model: Model, instance: Instance) -> list[str]:
     """The instance, its parent and its children: where a policy leaves its marks."""
     ids = [instance.instance_id]
@@ -278,9 +296,10 @@ def reexecute(model: Model, instance_id: str, code: OrchestrationResolver) -> Re
         How many turns were re-run and the first divergence, if any.
 
     Raises:
-        SourceError: No such instance.
+        SourceError: No such instance, or the input is a redacted bundle.
     """
     instance = model.instance(instance_id)
+    refuse_redacted(model)
     timeline = Timeline.of(instance)
     inferred = recorded_policy(model, _neighbourhood(model, instance))
     policy = inferred.policy

@@ -37,7 +37,7 @@ from durascope.history import (
 )
 from durascope.replay._bundle import select_tree
 from durascope.replay._model import Model
-from durascope.replay._reexecute import RecordedPolicy, recorded_policy
+from durascope.replay._reexecute import RecordedPolicy, recorded_policy, refuse_redacted
 from durascope.replay._state import fold
 from durascope.runtime import AUTO_SUFFIX, Registry, Simulation, child_suffix, full_child_id
 
@@ -290,9 +290,11 @@ def what_if(
         The outcome of every simulated instance under each policy.
 
     Raises:
-        SourceError: No such instance.
+        SourceError: No such instance, or the input is a redacted bundle (its
+            recorded inputs are placeholders).
     """
     model.instance(instance_id)
+    refuse_redacted(model)
     roots = involved_roots(model, instance_id)
     inputs = _collect_inputs(model, roots)
     involved = [i for root in roots for i in select_tree(model, root)]
