@@ -18,6 +18,7 @@ from typing import Any, Literal
 from durascope.history import (
     ConfigurationError,
     Event,
+    MessageVerdict,
     OrchestrationFailed,
     OrchestrationStarted,
     SubOrchestrationPolicy,
@@ -28,7 +29,7 @@ from durascope.history import (
 from durascope.replay._findings import Finding
 from durascope.replay._model import Instance, Model, SourceError
 from durascope.replay._text import event_summary, safe_text
-from durascope.replay._timeline import Timeline, Turn
+from durascope.replay._timeline import MESSAGE_EVENTS, Timeline, Turn
 from durascope.runtime import AUTO_SUFFIX, OrchestrationResolver, TurnInput, process_turn
 
 
@@ -45,6 +46,8 @@ class Divergence:
     """Index in the turn's delta of the first differing event."""
     error: str | None
     """The engine's own nondeterminism message, when replaying the code diverged."""
+    verdicts: tuple[MessageVerdict, ...] = ()
+    """The re-run turn's verdict on each of the turn's messages."""
 
     @property
     def recorded_event(self) -> Event | None:
@@ -95,6 +98,16 @@ class Divergence:
             f"turn {self.turn.number} (execution {self.execution_id}) diverges at position "
             f"{self.position + 1} of its delta: {history}; {code}"
         )
+        refused = [v for v in self.verdicts if v.verdict != "applied"]
+        if recorded is not None and recorded.type in MESSAGE_EVENTS and refused:
+            v = refused[0]
+            text += f" (re-run, the turn's {type(v.message).__name__} was {v.verdict}: {v.reason}"
+            if v.verdict == "duplicate":
+                text += (
+                    "; history records that completion twice: the recording runtime did not "
+                    "recognise a redelivered message, this is not a change of code"
+                )
+            text += ")"
         if isinstance(recorded, OrchestrationFailed) and _is_nondeterminism(recorded):
             text += (
                 " (the recorded failure is itself a nondeterminism error: the history before "
@@ -337,6 +350,7 @@ def reexecute(model: Model, instance_id: str, code: OrchestrationResolver) -> Re
                     outcome.delta,
                     position,
                     outcome.error,
+                    outcome.verdicts,
                 ),
                 timeline.evidence,
                 inferred,
