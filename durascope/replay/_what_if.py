@@ -124,6 +124,8 @@ class WhatIf:
 
 def describe(outcome: PolicyOutcome) -> str:
     """A short phrase for an outcome (``hangs: ...``, ``fails: ...``, ``completes``)."""
+    if outcome.misrouted and outcome.status == "Completed":
+        return f"completes with another child's result (a misrouted completion): {outcome.output}"
     if outcome.misrouted:
         return f"fails on a misrouted completion ({outcome.output})"
     if outcome.status == "Running":

@@ -245,3 +245,36 @@ def test_the_cli_what_if_of_the_collision(
         "simulated under both policies: legacy-collision-report-tue, legacy-collision-report-mon"
         in out
     )
+
+
+def test_a_misroute_that_resolves_another_childs_schedule(
+    fixture_model: Model, scenario_code: Registry
+) -> None:
+    report = what_if(fixture_model, "legacy-relay", scenario_code)
+    relay = report.outcomes["legacy-relay"]
+    legacy, fixed = relay["legacy"], relay["fixed"]
+    assert legacy.misrouted and legacy.status == "Completed"
+    assert legacy.notifications[0] == (
+        "child legacy-relay::sub::2's completion was applied to legacy-relay execution 2's "
+        "schedule 2, which is child legacy-relay-second"
+    )
+    assert "child legacy-relay-second's completion was dropped" in legacy.notifications[1]
+    assert fixed.filtered == 1 and not fixed.misrouted
+    line = next(x for x in report.differences() if x.startswith("legacy-relay:"))
+    assert "legacy completes with another child's result (a misrouted completion)" in line
+
+
+def test_a_dropped_completion_names_the_execution_it_went_to(
+    fixture_model: Model, scenario_code: Registry
+) -> None:
+    report = what_if(fixture_model, "legacy-shipper", scenario_code)
+    legacy = report.outcomes["legacy-shipper"]["legacy"]
+    assert legacy.waiting_on == (
+        "execution 2 waits on child legacy-shipper::sub::2 (schedule 2), which ended "
+        "completed, but its notification never arrived",
+    )
+    assert legacy.notifications == (
+        "child legacy-shipper::sub::2's completion, addressed to legacy-shipper execution 1, "
+        "was filtered: execution 2 was current, so it was dropped",
+    )
+    assert report.outcomes["legacy-shipper"]["fixed"].status == "Completed"
