@@ -39,7 +39,14 @@ from durascope.replay._bundle import select_tree
 from durascope.replay._model import Model
 from durascope.replay._reexecute import RecordedPolicy, recorded_policy, refuse_redacted
 from durascope.replay._state import fold
-from durascope.runtime import AUTO_SUFFIX, Registry, Simulation, child_suffix, full_child_id
+from durascope.runtime import (
+    AUTO_SUFFIX,
+    BackgroundLoop,
+    Registry,
+    Simulation,
+    child_suffix,
+    full_child_id,
+)
 
 POLICIES: tuple[SubOrchestrationPolicy, ...] = ("fixed", "legacy")
 
@@ -251,11 +258,8 @@ def _carried(events: Any, event_id: int) -> bool:
     return False
 
 
-def _address(
-    sim: Simulation,
-    target: tuple[str, tuple[tuple[str, int, int], ...]],
-    recorded_ids: dict[str, str],
-) -> str | None:
+def _address(sim: Simulation, target: tuple[str, tuple[tuple[str, int, int], ...]]) -> str | None:
+    """The id the simulated run gave the instance a recorded input was addressed to."""
     root, path = target
     current = root
     for _parent, execution, event_id in path:
@@ -310,7 +314,7 @@ def what_if(
             if isinstance(item.item, StartOrchestration):
                 sim.enqueue(item.item)
                 continue
-            target = _address(sim, item.target, {})
+            target = _address(sim, item.target)
             if target is None:
                 continue
             sim.enqueue(item.item.model_copy(update={"instance": target}))
@@ -573,24 +577,10 @@ def _label(sim: Simulation, instance_id: str) -> str:
 
 
 def sim_run_until(sim: Simulation, when_ms: int) -> None:
-    """Advance the simulator to ``when_ms`` (synchronously; activities are plain calls)."""
-    import asyncio
+    """Advance the simulator to ``when_ms``, from sync code or inside a running loop.
 
-    asyncio.run(sim.run(until_ms=when_ms)) if not _in_loop() else _run_in_thread(sim, when_ms)
-    sim.now_ms = max(sim.now_ms, when_ms)
-
-
-def _in_loop() -> bool:
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _run_in_thread(sim: Simulation, when_ms: int) -> None:
-    from durascope.runtime import BackgroundLoop
-
+    The simulation runs on durascope's background loop, so this works the same in a
+    script and in a notebook (whose loop is already running).
+    """
     BackgroundLoop.shared().run(sim.run(until_ms=when_ms))
+    sim.now_ms = max(sim.now_ms, when_ms)

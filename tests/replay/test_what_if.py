@@ -278,3 +278,12 @@ def test_a_dropped_completion_names_the_execution_it_went_to(
         "was filtered: execution 2 was current, so it was dropped",
     )
     assert report.outcomes["legacy-shipper"]["fixed"].status == "Completed"
+
+
+async def test_what_if_works_inside_a_running_event_loop(
+    fixture_model: Model, scenario_code: Registry
+) -> None:
+    """As in a notebook, whose event loop is already running."""
+    report = what_if(fixture_model, "legacy-loop", scenario_code)
+    assert report.outcomes["legacy-loop"]["legacy"].status == "Running"
+    assert report.outcomes["legacy-loop"]["fixed"].status == "Completed"
