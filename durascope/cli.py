@@ -182,7 +182,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
             _print_findings([finding], out)
-            out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
+            for line in side_by_side(result.divergence).splitlines():
+                out.write(f"{safe_text(line)}\n")
+        if result.policy is not None:
+            out.write(f"re-executed under the {safe_text(result.policy.phrase())}\n")
         if args.what_if:
             report = what_if(model, args.instance, code)
             recorded = (

@@ -73,7 +73,10 @@ def test_the_same_bundle_unredacted_replays(
     argv = ["replay", str(BUNDLE), "--instance", "healthy-loop", "--module", str(scenario_module)]
     code, out, err = run(argv, capsys)
     assert (code, err) == (0, "")
-    assert out == f"healthy-loop: 6 turns re-executed with {scenario_module}: no divergence\n"
+    assert out == (
+        f"healthy-loop: 6 turns re-executed with {scenario_module}: no divergence\n"
+        "re-executed under the fixed policy (from the turn journal)\n"
+    )
 
 
 def test_a_divergence_exits_1_and_prints_the_finding_and_the_table(
@@ -88,6 +91,7 @@ def test_a_divergence_exits_1_and_prints_the_finding_and_the_table(
     )
     assert "turn 2 of deploy-approval, execution 1 (captured)" in lines
     assert sum(line.startswith(">>") for line in lines) == 1
+    assert lines[-1] == "re-executed under the fixed policy (from the turn journal)"
 
 
 @pytest.mark.parametrize(
