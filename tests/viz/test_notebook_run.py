@@ -49,7 +49,7 @@ def test_example_notebook_runs_and_shows_the_graph_and_the_findings(
         assert "Graph not shown" in html and "apt-get install graphviz" in html
     assert "Postmortem(" in text
     assert "stuck_parent legacy-loop exec 2 #2" in text  # the turn's findings and the list
-    assert "9 findings" in text
+    assert "17 findings" in text
     for kind in (
         "child_id_collision",
         "misrouted_notification",
