@@ -563,6 +563,8 @@ def _dropped_child_cancels(
     iid: str, execution: Execution, delta: tuple[Event, ...]
 ) -> list[SentWorkItem]:
     """``CancelInstance`` for each child future the turn dropped (a race's loser)."""
+    if not any(isinstance(e, SubOrchestrationCancelRequested) for e in delta):
+        return []  # the common case: no index of the execution's schedules needed
     scheduled = {
         e.event_id: e for e in execution.events if isinstance(e, SubOrchestrationScheduled)
     }
