@@ -361,15 +361,19 @@ def _notifications(sim: Simulation) -> dict[str, list[_Note]]:
     Completions are noted on the parent they were addressed to; a child start that
     was discarded or absorbed is noted on the parent that scheduled it.
     """
-    senders: list[tuple[int, str, WorkItem]] = []
+    # Child notifications sent, by the schedule they answer, in the order they were sent.
+    senders: dict[tuple[str, int], list[tuple[int, str, WorkItem]]] = {}
     for index, record in enumerate(sim.turns):
-        senders.extend((index, record.instance, sent.item) for sent in record.sent)
-    claimed: set[int] = set()
+        for sent in record.sent:
+            if isinstance(sent.item, SubOrchCompleted | SubOrchFailed):
+                key = (sent.item.parent_instance, sent.item.parent_id)
+                senders.setdefault(key, []).append((index, record.instance, sent.item))
 
-    def sender_of(index: int, item: WorkItem) -> str | None:
-        for position, (sent_at, instance, sent) in enumerate(senders):
-            if sent_at < index and position not in claimed and sent == item:
-                claimed.add(position)
+    def sender_of(index: int, item: SubOrchCompleted | SubOrchFailed) -> str | None:
+        candidates = senders.get((item.parent_instance, item.parent_id), [])
+        for position, (sent_at, instance, sent) in enumerate(candidates):
+            if sent_at < index and sent == item:
+                del candidates[position]  # each sent item answers one delivery
                 return instance
         return None
 
