@@ -196,10 +196,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
     from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+    from durascope.replay._reexecute import refuse_redacted
 
     model = open_model(args.path)
     try:
         model.instance(args.instance)
+        refuse_redacted(model)  # before the user's code runs at all
         code = load_user_code(args.module)
         result = reexecute(model, args.instance, code)
         report = what_if(model, args.instance, code) if args.what_if else None
@@ -213,9 +215,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
             _print_findings([finding], out)
-            out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
+            for line in side_by_side(result.divergence).splitlines():
+                out.write(f"{safe_text(line)}\n")
+        if result.policy is not None:
+            out.write(f"re-executed under the {safe_text(result.policy.phrase())}\n")
         if report is not None:
-            out.write(f"\nwhat-if (recorded under the {report.recorded_policy} policy):\n")
+            recorded = (
+                report.policy.phrase() if report.policy else f"{report.recorded_policy} policy"
+            )
+            out.write(f"\nwhat-if: recorded under the {safe_text(recorded)}\n")
+            out.write(f"  simulated under both policies: {safe_text(', '.join(report.roots))}\n")
             diffs = report.differences()
             for line in diffs or ["both policies give the same outcome"]:
                 out.write(f"  {safe_text(line)}\n")

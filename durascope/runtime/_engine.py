@@ -192,9 +192,12 @@ class _Turn(TurnBuilder):
                     f"current is {self.execution_id}",
                 )
                 continue
-            if (event_type, source) in in_history and event_type != "ActivityFailed":
-                # duroxide has no ActivityFailed arm here: a redelivered failure is
-                # materialized again and replay reports "completion without open schedule".
+            if (event_type, source) in in_history:
+                # duroxide 0.1.32 has no ActivityFailed arm in this check: it records a
+                # redelivered failure again and fails the orchestration ("completion
+                # without open schedule").  A redelivery is normal under leases, so
+                # durascope drops it like any other duplicate (README, "Where durascope
+                # differs from duroxide"); the debugger shows duroxide's behaviour.
                 self._verdict(i, "duplicate", "duplicate in history")
                 continue
             if (event_type, source) in in_turn:

@@ -252,8 +252,13 @@ def test_misaddressed_completion_is_rejected_before_it_is_applied(
     assert out.verdicts[0].verdict == "aborted"
 
 
-def test_redelivered_activity_failure_is_applied_again_and_fails_replay() -> None:
-    """duroxide's duplicate check has no ActivityFailed arm (unlike ActivityCompleted)."""
+def test_redelivered_activity_failure_is_a_duplicate_and_a_late_completion_fails() -> None:
+    """A redelivered failure is dropped (duroxide 0.1.32 records it again and fails).
+
+    duroxide's duplicate check has no ActivityFailed arm; durascope deliberately
+    treats a failure like every other completion.  A *completion* after a failure is
+    not a duplicate, and replay fails on it as in duroxide.
+    """
 
     def catching(ctx: Any, _: Any) -> Any:
         try:
@@ -272,8 +277,8 @@ def test_redelivered_activity_failure_is_applied_again_and_fails_replay() -> Non
         instance="i", execution_id=1, id=2, details=application_error("ActivityFailed", "x")
     )
     out = turn(catching, history, again)
-    assert out.verdicts[0].verdict == "applied"
-    assert failure(out) == "completion without open schedule"
+    assert [(v.verdict, v.reason) for v in out.verdicts] == [("duplicate", "duplicate in history")]
+    assert out.result == "continue" and out.delta == ()
     done = ActivityCompletedItem(instance="i", execution_id=1, id=2, result="1")
     assert failure(turn(catching, history, done)) == "completion without open schedule"
 

@@ -78,12 +78,12 @@ def _data(outputs: list[Any]) -> dict[str, str]:
 def _check_findings(outputs: dict[str, list[Any]]) -> None:
     store, turn, found = (_data(outputs[c]) for c in ("open-store", "first-finding", "findings"))
     assert store["text/plain"].startswith("Postmortem(") and "scenarios.db" in store["text/plain"]
-    assert "25 instances" in store["text/plain"] and "6 error" in store["text/plain"]
+    assert "33 instances" in store["text/plain"] and "8 error" in store["text/plain"]
     # the first finding (most severe) shows at its turn
     assert turn["text/plain"].startswith("Turn(instance='deploy-approval'")
     assert "nondeterminism deploy-approval exec 1 #5" in turn["text/plain"]
     assert "Findings at this turn" in turn["text/html"]
-    assert found["text/plain"].splitlines()[0] == "9 findings"
+    assert found["text/plain"].splitlines()[0] == "17 findings"
     assert "stuck_parent legacy-loop exec 2 #2" in found["text/plain"]
     for kind in (
         "child_id_collision",

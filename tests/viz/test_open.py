@@ -23,16 +23,20 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 STORE = FIXTURES / "scenarios.db"
 # input -> findings: a bundle carries no queues, so no orphan message
-INPUTS = {"scenarios.db": 9, "scenarios.bundle.json.gz": 8, "scenarios.redacted.bundle.json.gz": 8}
+INPUTS = {
+    "scenarios.db": 17,
+    "scenarios.bundle.json.gz": 17,
+    "scenarios.redacted.bundle.json.gz": 17,
+}
 
 
 def _fingerprint() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(FIXTURES.iterdir())}
 
 
-def use_like_a_cell(pm: Postmortem, findings: int = 9) -> None:
+def use_like_a_cell(pm: Postmortem, findings: int = 17) -> None:
     """What the example notebook does with the post-mortem; every repr is plain data."""
-    assert len(pm) == 25 and "legacy-loop" in [i.instance.instance_id for i in pm]
+    assert len(pm) == 33 and "legacy-loop" in [i.instance.instance_id for i in pm]
     found = pm.findings()
     assert len(found) == findings and found[0].severity == "error"
     first = next(f for f in found if f.turn is not None)
@@ -57,7 +61,7 @@ def test_open_reads_every_fixture_synchronously(name: str) -> None:
 
 def test_open_takes_a_string_path_too() -> None:
     pm = durascope.open(str(STORE))
-    assert pm.model.origin.path == str(STORE) and len(pm) == 25
+    assert pm.model.origin.path == str(STORE) and len(pm) == 33
 
 
 async def test_open_inside_a_running_event_loop_as_in_a_jupyter_cell() -> None:
@@ -80,7 +84,7 @@ def test_open_from_a_coroutine_run_by_asyncio_run() -> None:
         return repr(pm), len(pm.findings())
 
     text, count = asyncio.run(cell())
-    assert text.startswith("Postmortem(") and count == 9
+    assert text.startswith("Postmortem(") and count == 17
 
 
 def test_asyncio_run_inside_the_loop_would_have_failed() -> None:
