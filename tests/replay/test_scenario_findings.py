@@ -172,6 +172,22 @@ def test_a_misrouted_completion_applied_to_another_childs_schedule(
     assert "legacy-relay-second" in f.message
 
 
+def test_the_misroute_is_inferred_from_the_result_and_not_called_filtered(
+    findings: tuple[Model, list[Finding], list[Finding]],
+) -> None:
+    """From history alone: schedule 2 of execution 2 got the first child's output."""
+    _, _, inferred = findings
+    [f] = about(inferred, "misrouted_notification", "legacy-relay")
+    assert (f.severity, f.execution, f.event_id, f.evidence) == ("error", 2, 2, "inferred")
+    assert ("sent by", "legacy-relay::sub::2") in {(r.role, r.instance) for r in f.related}
+    assert f.message == (
+        "schedule 2 of execution 2 (child legacy-relay-second) received child "
+        "legacy-relay::sub::2's result, not the one its child returned"
+    )
+    # The first child's completion was not dropped: it landed on the wrong schedule.
+    assert about(inferred, "filtered_notification", "legacy-relay") == []
+
+
 def test_a_parent_stuck_because_its_childs_completion_was_dropped(
     findings: tuple[Model, list[Finding], list[Finding]],
 ) -> None:
@@ -192,6 +208,16 @@ def test_a_parent_stuck_because_its_childs_completion_was_dropped(
         [f] = about(found, "stuck_parent", "legacy-shipper")
         assert (f.severity, f.execution, f.event_id, f.evidence) == ("error", 2, 2, evidence)
         assert ("waits on", "legacy-shipper::sub::2") in {(r.role, r.instance) for r in f.related}
+    # The filtered completion is not a late one: execution 2 scheduled the child.
+    [dropped] = about(captured, "filtered_notification", "legacy-shipper")
+    assert (dropped.execution, dropped.event_id) == (1, 2)  # where it was addressed
+    assert ("scheduled by", "legacy-shipper", 2, 2) in {
+        (r.role, r.instance, r.execution, r.event_id) for r in dropped.related
+    }
+    assert dropped.message.startswith(
+        "child legacy-shipper::sub::2, scheduled by execution 2 (event 2), sent its result to "
+        "execution 1"
+    )
 
 
 def test_a_queued_orphan_on_a_durascope_store(

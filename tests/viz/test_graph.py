@@ -405,7 +405,9 @@ def test_inferred_evidence_still_draws_the_failures(model: Model) -> None:
     )
     g = build_graph(inferred)
     assert {(e.source, e.target) for e in g.edges_of("misrouted")} == {
-        (x("legacy-supervisor::sub::2", 1), x("legacy-supervisor", 2))
+        (x("legacy-supervisor::sub::2", 1), x("legacy-supervisor", 2)),
+        # inferred from the result: execution 2 received the first child's output
+        (x("legacy-relay::sub::2", 1), x("legacy-relay", 2)),
     }
     assert (x("fixed-supervisor::sub::2", 1), dropped_node_id("fixed-supervisor")) in {
         (e.source, e.target) for e in g.edges_of("filtered")
