@@ -51,6 +51,34 @@ def _progress(stream: TextIO) -> Callable[[int], None]:
     return report
 
 
+def describe_source(model: Model) -> str:
+    """What PATH turned out to be, in one line: ``opened duroxide store app.db (12 instances)``.
+
+    A bundle says what it was exported from, and whether it is redacted.
+    """
+    origin = model.origin
+    count = len(model.instances)
+    detail = f"{count} instance{'' if count == 1 else 's'}"
+    if origin.kind == "bundle":
+        what = "bundle"
+        if origin.source_kind is not None:
+            detail = f"exported from a {origin.source_kind} store, {detail}"
+        if origin.redacted:
+            detail += ", redacted"
+    else:
+        what = f"{origin.kind} store"
+    return f"opened {what} {safe_text(origin.path)} ({detail})"
+
+
+def _say_opened(model: Model) -> None:
+    """Tell which kind of input was opened: one line on stderr (stdout stays the data).
+
+    Commands call it once their failure points are behind them, so that an error
+    is still the only line on stderr.
+    """
+    sys.stderr.write(f"durascope: {describe_source(model)}\n")
+
+
 def _load_everything(model: Model) -> None:
     total = sum(ex.event_count or 0 for inst in model for ex in inst.executions)
     if total > PROGRESS_THRESHOLD:
@@ -70,11 +98,13 @@ def cmd_history(args: argparse.Namespace) -> int:
             if args.execution is not None
             else list(instance.executions)
         )
+        histories = [(ex.execution_id, ex.events) for ex in executions]  # read them all first
+        _say_opened(model)
         if args.json:
             doc = {
                 "instance": instance.instance_id,
                 "source": model.origin.kind,
-                "events": [event_to_dict(e) for ex in executions for e in ex.events],
+                "events": [event_to_dict(e) for _, events in histories for e in events],
             }
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
@@ -82,14 +112,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         out = sys.stdout
         out.write(
             f"{safe_text(instance.instance_id)}  {safe_text(instance.orchestration_name)}  "
-            f"{safe_text(instance.status)}  ({model.origin.kind}: {safe_text(model.origin.path)})\n"
+            f"{safe_text(instance.status)}\n"
         )
         out.write(f"{'exec':>4}  {'event':>5}  {'type':<38}  {'source':>6}  payload\n")
-        for ex in executions:
-            for e in ex.events:
+        for execution_id, events in histories:
+            for e in events:
                 src = "" if e.source_event_id is None else str(e.source_event_id)
                 out.write(
-                    f"{ex.execution_id:>4}  {e.event_id:>5}  {safe_text(e.type, 38):<38}  "
+                    f"{execution_id:>4}  {e.event_id:>5}  {safe_text(e.type, 38):<38}  "
                     f"{src:>6}  {event_summary(e)}\n"
                 )
         return EXIT_OK
@@ -107,6 +137,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             _load_everything(model)
         bundle = build_bundle(model, instance_id=args.instance, redact=args.redact)
         write_bundle(bundle, args.output)
+        _say_opened(model)
         events = sum(len(ex.events) for inst in bundle.instances for ex in inst.executions)
         sys.stderr.write(
             f"durascope: wrote {args.output}: {len(bundle.instances)} instances, {events} events"
@@ -151,12 +182,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             model.instance(args.instance)
         _load_everything(model)
         findings = diagnose(model, args.instance)
+        _say_opened(model)
         if args.json:
             doc = {"findings": FINDINGS_ADAPTER.dump_python(findings, mode="json")}
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
         else:
-            sys.stdout.write(f"{model.origin.kind}: {safe_text(model.origin.path)}\n")
             _print_findings(findings, sys.stdout)
         return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
     finally:
@@ -166,12 +197,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
     from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+    from durascope.replay._reexecute import refuse_redacted
 
     model = open_model(args.path)
     try:
         model.instance(args.instance)
+        refuse_redacted(model)  # before the user's code runs at all
         code = load_user_code(args.module)
         result = reexecute(model, args.instance, code)
+        report = what_if(model, args.instance, code) if args.what_if else None
+        _say_opened(model)
         out = sys.stdout
         if result.divergence is None:
             out.write(
@@ -181,10 +216,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
             _print_findings([finding], out)
-            out.write(safe_text(side_by_side(result.divergence)).replace("\\x0a", "\n") + "\n")
-        if args.what_if:
-            report = what_if(model, args.instance, code)
-            out.write(f"\nwhat-if (recorded under the {report.recorded_policy} policy):\n")
+            for line in side_by_side(result.divergence).splitlines():
+                out.write(f"{safe_text(line)}\n")
+        if result.policy is not None:
+            out.write(f"re-executed under the {safe_text(result.policy.phrase())}\n")
+        if report is not None:
+            recorded = (
+                report.policy.phrase() if report.policy else f"{report.recorded_policy} policy"
+            )
+            out.write(f"\nwhat-if: recorded under the {safe_text(recorded)}\n")
+            out.write(f"  simulated under both policies: {safe_text(', '.join(report.roots))}\n")
             diffs = report.differences()
             for line in diffs or ["both policies give the same outcome"]:
                 out.write(f"  {safe_text(line)}\n")
@@ -204,6 +245,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             render_to_file(model, args.instance, args.output)
         except (ValueError, RenderError) as exc:  # an unknown suffix; Graphviz missing
             raise CommandError(str(exc)) from None
+        _say_opened(model)
         sys.stderr.write(f"durascope: wrote {args.output}\n")
         return EXIT_OK
     finally:
@@ -325,8 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--redact",
         action="store_true",
-        help="replace inputs, outputs, results, event data and custom status with their size "
-        "and a hash (error messages are kept: diagnosis needs them)",
+        help="replace every payload (inputs, outputs, results, event data, custom status, "
+        "key-value values, every field of unknown or undecodable events and queue rows) with "
+        "its size and a hash; error messages and cancel reasons are kept (diagnosis needs them)",
     )
     export.set_defaults(func=cmd_export)
 

@@ -6,7 +6,7 @@ sub-orchestration fixes on by default (``RuntimeOptions(policy="legacy")``
 reproduces the pre-fix behaviour).
 """
 
-from durascope.runtime import ActivityContext, OrchestrationContext, RuntimeOptions
+from durascope.runtime import ActivityContext, OrchestrationContext
 from durascope.runtime._compat import (
     Client,
     ExecutionInfo,
@@ -18,8 +18,15 @@ from durascope.runtime._compat import (
     SqliteProvider,
     parse_result,
 )
+from durascope.runtime._compat_options import (
+    MAX_TAG_NAME_BYTES,
+    MAX_WORKER_TAGS,
+    RuntimeOptions,
+    TagFilterNames,
+)
 
 Event = HistoryEvent
+TagFilter = TagFilterNames
 
 __all__ = [
     "ActivityContext",
@@ -29,10 +36,13 @@ __all__ = [
     "HistoryEvent",
     "InstanceInfo",
     "InstanceTree",
+    "MAX_TAG_NAME_BYTES",
+    "MAX_WORKER_TAGS",
     "OrchestrationContext",
     "OrchestrationResult",
     "Runtime",
     "RuntimeOptions",
     "SqliteProvider",
+    "TagFilter",
     "parse_result",
 ]

@@ -48,7 +48,19 @@ class MessageVerdict(_Frozen):
 
 
 class SentWorkItem(_Frozen):
-    """A work item the turn enqueued, with where it goes."""
+    """A work item the turn enqueued, with where it goes.
+
+    ``target_execution`` is the execution the runtime will apply the item to:
+
+    - an activity, a timer: the execution that scheduled it (the item's ``execution_id``);
+    - a child's ``SubOrchCompleted``/``SubOrchFailed``: the parent execution it is
+      addressed to (``parent_execution_id``);
+    - a ``StartOrchestration`` (a child's start, a detached start): 1, the execution
+      the start creates (a start reaching an existing instance is discarded or ignored);
+    - a ``ContinueAsNew``: the execution it starts, the turn's execution + 1;
+    - ``CancelInstance``, ``ExternalRaised``, ``QueueMessage``: None, they go to
+      whatever execution is current when they are fetched.
+    """
 
     item: WorkItem
     queue: Literal["orchestrator", "worker"]
@@ -71,6 +83,7 @@ class TurnRecord(_Frozen):
     messages: tuple[MessageVerdict, ...] = ()
     delta_event_ids: tuple[int, ...] = ()
     sent: tuple[SentWorkItem, ...] = ()
+    """Work items enqueued, each with the instance and execution it is addressed to."""
     cancelled_activities: tuple[int, ...] = ()
     result: TurnResult
     output: str | None = None

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import Discriminator, Tag
-
-from durascope.history._errors import ErrorDetails, ExternallyTagged, external_tag
+from durascope.history._errors import ErrorDetails, ExternallyTagged, externally_tagged
 
 
 class StartOrchestration(ExternallyTagged):
@@ -136,18 +134,30 @@ class ContinueAsNew(ExternallyTagged):
 
 
 WorkItem = Annotated[
-    Annotated[StartOrchestration, Tag("StartOrchestration")]
-    | Annotated[ActivityExecute, Tag("ActivityExecute")]
-    | Annotated[ActivityCompletedItem, Tag("ActivityCompleted")]
-    | Annotated[ActivityFailedItem, Tag("ActivityFailed")]
-    | Annotated[TimerFiredItem, Tag("TimerFired")]
-    | Annotated[ExternalRaised, Tag("ExternalRaised")]
-    | Annotated[QueueMessage, Tag("QueueMessage")]
-    | Annotated[SubOrchCompleted, Tag("SubOrchCompleted")]
-    | Annotated[SubOrchFailed, Tag("SubOrchFailed")]
-    | Annotated[CancelInstance, Tag("CancelInstance")]
-    | Annotated[ContinueAsNew, Tag("ContinueAsNew")],
-    Discriminator(external_tag),
+    StartOrchestration
+    | ActivityExecute
+    | ActivityCompletedItem
+    | ActivityFailedItem
+    | TimerFiredItem
+    | ExternalRaised
+    | QueueMessage
+    | SubOrchCompleted
+    | SubOrchFailed
+    | CancelInstance
+    | ContinueAsNew,
+    externally_tagged(
+        StartOrchestration,
+        ActivityExecute,
+        ActivityCompletedItem,
+        ActivityFailedItem,
+        TimerFiredItem,
+        ExternalRaised,
+        QueueMessage,
+        SubOrchCompleted,
+        SubOrchFailed,
+        CancelInstance,
+        ContinueAsNew,
+    ),
 ]
 """Any work item, worker or orchestrator queue."""
 

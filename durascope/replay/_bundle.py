@@ -2,9 +2,18 @@
 
 A bundle is data only (JSON, optionally gzip; never pickle, never code).  Events
 keep duroxide's JSON shape, so a bundle made from a duroxide store can be
-compared with one made from a durascope store field by field.  ``redact``
-replaces payloads (inputs, outputs, results, event data, custom status) with
-their size and a stable hash, so a postmortem can be shared without its data.
+compared with one made from a durascope store field by field.
+
+``redact`` replaces every payload with its size and a stable hash, so a
+postmortem can be shared without its data.  What is a payload is decided by
+structure, not by a list of field names: of a known event or work item, every
+field except its identity and routing (envelope, names, ids, versions, timer
+times, keys, session and tag) and except error details and cancel reasons,
+which are kept because diagnosis needs them; of an unknown or undecodable event
+every field but the envelope; of an unknown work item every field but its tag
+and routing ids; a queue row that is not JSON as a whole.  Outputs (except a
+failed execution's, which is its error message), custom status and the
+payloads inside captured turns are redacted the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import time
 import zlib
 from collections.abc import Iterable
@@ -21,10 +31,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from durascope.history import (
+    ENVELOPE_FIELDS,
     EVENT_ADAPTER,
+    WORK_ITEM_ADAPTER,
     Event,
     HistoryDecodeError,
     TurnRecord,
+    UnknownEvent,
     event_to_dict,
     turn_record_to_json,
     work_item_from_json,
@@ -44,9 +57,39 @@ BUNDLE_FORMAT = "durascope-bundle"
 BUNDLE_SCHEMA_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
 
-_PAYLOAD_KEYS = frozenset(
-    {"input", "output", "result", "data", "custom_status", "initial_custom_status"}
+_KEPT_FIELDS = frozenset(
+    {
+        "name",
+        "version",
+        "orchestration",
+        "instance",
+        "execution_id",
+        "id",
+        "parent_instance",
+        "parent_id",
+        "parent_execution_id",
+        "fire_at_ms",
+        "key",
+        "last_updated_at_ms",
+        "session_id",
+        "tag",
+        "details",
+        "reason",
+    }
 )
+"""Fields of known events and work items that identify or route, or explain a failure.
+
+Everything else of a known model is a payload (an allowlist: a field added to a
+model later is redacted until it is listed here).  ``details`` (error details)
+and ``reason`` (cancel reasons) are kept on purpose, and ``export --help`` says so.
+"""
+
+_ROUTING_FIELDS = frozenset(
+    {"instance", "execution_id", "id", "parent_instance", "parent_id", "parent_execution_id"}
+)
+"""The fields of an unknown work item that are kept: where it goes, nothing it carries."""
+
+_MARKER = re.compile(r"<redacted \d+ bytes sha256:[0-9a-f]{16}>")
 
 
 class _Frozen(BaseModel):
@@ -148,9 +191,17 @@ def select_tree(model: Model, instance_id: str) -> list[str]:
 
 
 def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool = False) -> Bundle:
-    """Make a bundle of one instance tree, or of everything."""
+    """Make a bundle of one instance tree, or of everything.
+
+    A tree's bundle keeps the pending messages (and captured turns of messages)
+    addressed to its instances and to every child its schedules name, created
+    or not: a child's queued ``StartOrchestration`` belongs to the tree before
+    the child exists.
+    """
     ids = select_tree(model, instance_id) if instance_id else list(model.instances)
     wanted = set(ids)
+    if instance_id:
+        wanted.update(link.child_instance for i in ids for link in model.links_from(i))
     instances = tuple(_bundle_instance(model.instances[i], redact) for i in ids)
     pending = tuple(
         BundlePending(
@@ -307,7 +358,7 @@ def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
         output=_redact_output(inst.output, inst.status) if redact else inst.output,
-        custom_status=redaction_marker(inst.custom_status) if redact else inst.custom_status,
+        custom_status=_redacted(inst.custom_status) if redact else inst.custom_status,
         executions=executions,
         turns=turns,
     )
@@ -321,51 +372,89 @@ def redaction_marker(value: str | None) -> str | None:
     return f"<redacted {len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
 
 
+def _redacted(value: Any) -> Any:
+    """The marker of any JSON value: a string's bytes, or another value's compact JSON.
+
+    None stays None (it carries nothing), and a marker stays itself, so a redacted
+    bundle redacted again keeps its hashes.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if _MARKER.fullmatch(value) else redaction_marker(value)
+    return redaction_marker(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
 def _redact_output(output: str | None, status: str) -> str | None:
     # A failed execution's output is its error message, which diagnosis needs.
-    return output if status == "Failed" else redaction_marker(output)
+    return output if status == "Failed" else _redacted(output)
 
 
-def _redact_value(value: Any, parent_type: str | None = None) -> Any:
-    if isinstance(value, dict):
-        kind = value.get("type") if isinstance(value.get("type"), str) else parent_type
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            payload = key in _PAYLOAD_KEYS or (key == "status" and kind == "CustomStatusUpdated")
-            if payload and isinstance(item, str):
-                out[key] = redaction_marker(item)
-            elif key == "carry_forward_events" and isinstance(item, list):
-                out[key] = [[pair[0], redaction_marker(pair[1])] for pair in item]
-            else:
-                out[key] = _redact_value(item, kind)
-        return out
-    if isinstance(value, list):
-        return [_redact_value(v, parent_type) for v in value]
-    return value
+def _redact_fields(doc: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
+    """``doc`` with every field not in ``kept`` redacted (carry-forward events keep names)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in kept:
+            out[key] = value
+        elif key == "carry_forward_events" and isinstance(value, list):
+            out[key] = [
+                [pair[0], _redacted(pair[1])]
+                if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                else _redacted(pair)
+                for pair in value
+            ]
+        else:
+            out[key] = _redacted(value)
+    return out
+
+
+def _redact_event(event: Event) -> Event:
+    """A known event keeps its structure; an unknown or undecodable one only its envelope."""
+    doc = event_to_dict(event)
+    kept = ENVELOPE_FIELDS if isinstance(event, UnknownEvent) else ENVELOPE_FIELDS | _KEPT_FIELDS
+    return EVENT_ADAPTER.validate_python(_redact_fields(doc, kept))
+
+
+def _redact_item(doc: Any) -> Any:
+    """A work item's JSON (``{"Tag": {...}}``), redacted by the same rules as events."""
+    known = True
+    try:
+        WORK_ITEM_ADAPTER.validate_python(doc)
+    except ValidationError:
+        known = False
+    if not (isinstance(doc, dict) and len(doc) == 1):
+        return _redacted(doc)
+    ((tag, inner),) = doc.items()
+    if not isinstance(inner, dict):
+        return {tag: _redacted(inner)}
+    return {tag: _redact_fields(inner, _KEPT_FIELDS if known else _ROUTING_FIELDS)}
 
 
 def _redact_turn(record: TurnRecord) -> TurnRecord:
     doc = json.loads(turn_record_to_json(record))
     for verdict in doc["messages"]:
-        verdict["message"] = _redact_value(verdict["message"])
+        verdict["message"] = _redact_item(verdict["message"])
     for sent in doc["sent"]:
-        sent["item"] = _redact_value(sent["item"])
+        sent["item"] = _redact_item(sent["item"])
     if record.result != "failed":
-        doc["output"] = redaction_marker(record.output)
-    doc["custom_status"] = redaction_marker(record.custom_status)
+        doc["output"] = _redacted(record.output)
+    doc["custom_status"] = _redacted(record.custom_status)
     return TurnRecord.model_validate(doc)
 
 
 def _redact_events(events: Iterable[Event]) -> Iterable[Event]:
-    for event in events:
-        yield EVENT_ADAPTER.validate_python(_redact_value(event_to_dict(event)))
+    return (_redact_event(event) for event in events)
 
 
 def _redact_json_text(raw: str) -> str:
+    """A queue row's work item, redacted; a row that is not JSON becomes one marker."""
     try:
-        return json.dumps(_redact_value(json.loads(raw)), separators=(",", ":"))
-    except json.JSONDecodeError:
-        return redaction_marker(raw) or ""
+        doc = json.loads(raw)
+    except ValueError:  # not JSON: nothing of it is structure (a marker stays itself)
+        marker: str = _redacted(raw)
+        return marker
+    redacted = _redact_item(doc)
+    return redacted if isinstance(redacted, str) else json.dumps(redacted, separators=(",", ":"))
 
 
 def _decode_item(raw: str) -> Any:

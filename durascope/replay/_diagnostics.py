@@ -30,6 +30,7 @@ from durascope.replay._diagnosis_context import (
     make_finding,
 )
 from durascope.replay._findings import Finding, Ref
+from durascope.replay._integrity_rules import malformed_histories
 from durascope.replay._model import ChildLink, Execution, Instance, Model
 from durascope.replay._notification_rules import filtered_notifications, misrouted_notifications
 from durascope.replay._state import fold
@@ -226,6 +227,8 @@ def undelivered_events(ctx: DiagnosisContext) -> Iterator[Finding]:
     """An external event in history that no wait received."""
     for inst in ctx.model.instances.values():
         for ex in inst.executions:
+            if not any(e.type == "ExternalEvent" for e in ex.events):
+                continue  # only an ExternalEvent can be undelivered: no need to fold
             state = fold(inst.instance_id, ex.execution_id, ex.events)
             by_id = {e.event_id: e for e in ex.events}
             for event_id in state.undelivered_events:
@@ -326,6 +329,7 @@ def never_dispatched(ctx: DiagnosisContext) -> Iterator[Finding]:
 
 
 RULES: tuple[Rule, ...] = (
+    malformed_histories,
     filtered_notifications,
     misrouted_notifications,
     child_id_collisions,
@@ -340,9 +344,12 @@ RULES: tuple[Rule, ...] = (
 
 def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     """Every finding in the model (or about one instance's tree), errors first."""
-    ctx = DiagnosisContext(model)
     with collector_paused():
+        ctx = DiagnosisContext(model)
         findings = [f for rule in RULES for f in rule(ctx)]
+        # Its timelines and indexes die here, before the collector resumes and
+        # would otherwise scan them once on their way out.
+        del ctx
     if instance_id is not None:
         from durascope.replay._bundle import select_tree
 

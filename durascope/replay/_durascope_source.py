@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import Any, Literal
 
 from durascope.history import (
@@ -19,7 +20,14 @@ from durascope.history import (
 )
 from durascope.replay._collector import collector_paused
 from durascope.replay._columns import integer, optional_int, optional_text, text
-from durascope.replay._model import Execution, Instance, Model, Origin, PendingMessage
+from durascope.replay._model import (
+    Execution,
+    Instance,
+    Model,
+    Origin,
+    PendingMessage,
+    SourceError,
+)
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
 
 ProgressCallback = Callable[[int], None]
@@ -77,12 +85,32 @@ def decode_typed_row(
 
 
 class StoreReader:
-    """Lazy loaders over one read-only database; shared by the two store kinds."""
+    """Lazy loaders over one read-only database; shared by the two store kinds.
+
+    The model's index (instances, executions, event counts, queues) is read in
+    one read transaction; events and turns are read later, outside it, while a
+    runtime may have appended more.  History and the turn journal are
+    append-only (an execution's new events get higher event ids, an instance's
+    new turns higher turn numbers), so the later reads stop at what the index
+    counted: the first ``event_count`` events of an execution by event id, the
+    turns up to the highest turn number the index saw.  A model is therefore
+    one snapshot even where its events load lazily; a watcher that wants the
+    newer rows reopens (see :meth:`data_version`).
+    """
 
     def __init__(self, db: ReadOnlyDatabase, *, history_order: str = "event_id") -> None:
         self.db = db
         self._order = history_order
         self._type_column: str | None = None
+        self.counted: dict[tuple[str, int], int] = {}
+        """Events per ``(instance, execution)`` when the index was read."""
+        self.last_turn: dict[str, Any] = {}
+        """The highest turn number per instance when the index was read."""
+
+    def index(self, executions: Iterable[Execution]) -> None:
+        """Remember how many events each execution had when the index was read."""
+        for x in executions:
+            self.counted[(x.instance_id, x.execution_id)] = x.event_count or 0
 
     def data_version(self) -> int:
         """See :meth:`ReadOnlyDatabase.data_version`."""
@@ -100,18 +128,24 @@ class StoreReader:
         return self._type_column
 
     def events(self, instance_id: str, execution_id: int) -> tuple[Event, ...]:
-        """One execution's events."""
+        """One execution's events (no more than the index counted, when it did)."""
+        limit = self.counted.get((instance_id, execution_id), -1)  # -1: no limit
+        if limit == 0:
+            return ()
         rows = self.db.query(
             f"SELECT event_id, {self._event_type()}, event_data FROM history "
-            f"WHERE instance_id = ? AND execution_id = ? ORDER BY {self._order}",
-            (instance_id, execution_id),
+            f"WHERE instance_id = ? AND execution_id = ? ORDER BY {self._order} LIMIT ?",
+            (instance_id, execution_id, limit),
         )
         return tuple(
             decode_typed_row(instance_id, execution_id, int(r[0]), r[1], r[2]) for r in rows
         )
 
     def load_all(self, model: Model, progress: ProgressCallback | None = None) -> int:
-        """Read every history row in one streaming pass; returns the number of events.
+        """Read every history row in one streaming pass; returns the number of events kept.
+
+        Rows the index did not count (appended since, or of executions it does not
+        list) are read but not kept.
 
         The loop is :func:`decode_typed_row` written inline, and rows are grouped by
         noticing where the (instance, execution) key changes (the query orders by it):
@@ -155,14 +189,51 @@ class StoreReader:
                 if progress is not None and count % 50_000 == 0:
                     progress(count)
             flush()
+        counted = self.counted
+        total = 0
         for instance in model.instances.values():
             for execution in instance.executions:
-                execution._events = loaded.get((instance.instance_id, execution.execution_id), ())
-        return count
+                key = (instance.instance_id, execution.execution_id)
+                events = loaded.get(key, ())
+                limit = counted.get(key)
+                if limit is not None and len(events) > limit:
+                    events = events[:limit]  # appended after the index was read
+                execution._events = events
+                total += len(events)
+        return total
+
+    def turns(self, instance_id: str) -> tuple[TurnRecord, ...]:
+        """An instance's captured turns, up to the last one the index saw."""
+        last = self.last_turn.get(instance_id)
+        if last is None:
+            return ()
+        rows = self.db.query(
+            "SELECT record FROM turns WHERE instance_id = ? AND turn <= ? ORDER BY turn",
+            (instance_id, last),
+        )
+        return tuple(_decode_turns(rows))
 
 
 def load_durascope_store(db: ReadOnlyDatabase) -> Model:
-    """Build the view model of a durascope store (events and turns load lazily)."""
+    """Build the view model of a durascope store (events and turns load lazily).
+
+    The index is read in one read transaction, so a runtime committing meanwhile
+    cannot leave an instance without its executions; the lazy reads stop where
+    the index did (see :class:`StoreReader`).
+    """
+    # Taken before the snapshot, so a commit racing the load shows as a change later
+    # (a spurious reopen at worst) rather than being folded into this version unseen.
+    data_version = db.data_version()
+    db.query("BEGIN")  # one read transaction: a consistent snapshot while a runtime writes
+    try:
+        return _load(db, data_version)
+    finally:
+        with suppress(SourceError):
+            db.query("COMMIT")
+
+
+def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
+    """Read the model inside the caller's read transaction."""
     reader = StoreReader(db)
     meta = dict(db.query("SELECT key, value FROM durascope_meta"))
     executions: dict[str, list[Execution]] = defaultdict(list)
@@ -185,19 +256,11 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
                 _loader=reader.events,
             )
         )
-
-    def turns(instance_id: str) -> tuple[TurnRecord, ...]:
-        rows = db.query(
-            "SELECT record FROM turns WHERE instance_id = ? ORDER BY turn", (instance_id,)
-        )
-        out = []
-        for (record,) in rows:
-            try:
-                out.append(turn_record_from_json(record))
-            except HistoryDecodeError:
-                continue  # an unreadable journal row is skipped; history stays authoritative
-        return tuple(out)
-
+    reader.index(x for execs in executions.values() for x in execs)
+    reader.last_turn = {
+        text(inst): last
+        for inst, last in db.query("SELECT instance_id, max(turn) FROM turns GROUP BY instance_id")
+    }
     instances: dict[str, Instance] = {}
     for row in db.query(
         "SELECT i.instance_id, i.orchestration_name, i.orchestration_version, "
@@ -217,20 +280,18 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
             output=optional_text(output),
             custom_status=optional_text(custom),
             executions=tuple(executions.get(inst, ())),
-            _turn_loader=turns,
+            _turn_loader=reader.turns,
         )
     pending = _pending(db, "orchestrator", "orchestrator_queue") + _pending(
         db, "worker", "worker_queue"
     )
-    orphan_turns = []
-    for (record,) in db.query(
-        "SELECT record FROM turns WHERE instance_id NOT IN (SELECT instance_id FROM instances) "
-        "ORDER BY instance_id, turn"
-    ):
-        try:
-            orphan_turns.append(turn_record_from_json(record))
-        except HistoryDecodeError:
-            continue
+    orphan_turns = _decode_turns(
+        db.query(
+            "SELECT record FROM turns "
+            "WHERE instance_id NOT IN (SELECT instance_id FROM instances) "
+            "ORDER BY instance_id, turn"
+        )
+    )
     origin = Origin(
         kind="durascope", path=db.path, runtime_version=optional_text(meta.get("engine_version"))
     )
@@ -238,10 +299,25 @@ def load_durascope_store(db: ReadOnlyDatabase) -> Model:
         origin=origin,
         instances=instances,
         pending=tuple(pending),
-        data_version=db.data_version(),
+        data_version=data_version,
         reader=reader,
         orphan_turns=tuple(orphan_turns),
     )
+
+
+def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> list[TurnRecord]:
+    """Turn records from ``record`` rows; an unreadable journal row is skipped.
+
+    History stays authoritative: a turn that does not decode is only missing
+    evidence, never a reason to fail the whole store.
+    """
+    out = []
+    for (record,) in rows:
+        try:
+            out.append(turn_record_from_json(record))
+        except HistoryDecodeError:
+            continue
+    return out
 
 
 def _pending(

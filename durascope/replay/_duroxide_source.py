@@ -66,9 +66,12 @@ def load_duroxide_store(db: ReadOnlyDatabase) -> Model:
     Raises:
         SourceError: A query failed (corrupt or truncated file), one line.
     """
+    # Taken before the snapshot, so a commit racing the load shows as a change later
+    # (a spurious reopen at worst) rather than being folded into this version unseen.
+    data_version = db.data_version()
     db.query("BEGIN")  # one read transaction: a consistent snapshot while a runtime writes
     try:
-        return _load(db)
+        return _load(db, data_version)
     except (ValueError, TypeError) as exc:  # a column holding something duroxide never writes
         detail = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"{db.path}: unexpected data in a duroxide store ({detail})") from None
@@ -77,7 +80,7 @@ def load_duroxide_store(db: ReadOnlyDatabase) -> Model:
             db.query("COMMIT")
 
 
-def _load(db: ReadOnlyDatabase) -> Model:
+def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     """Read the model inside the caller's read transaction."""
     reader = StoreReader(db)
     tables = db.tables()
@@ -89,6 +92,7 @@ def _load(db: ReadOnlyDatabase) -> Model:
         )
     }
     executions = _executions(db, reader, counts)
+    reader.index(x for execs in executions.values() for x in execs)
     instances: dict[str, Instance] = {}
     for row in _select(db, "instances", _INSTANCE_COLUMNS, "ORDER BY rowid"):
         inst, name, version, current, parent, custom = row
@@ -121,7 +125,7 @@ def _load(db: ReadOnlyDatabase) -> Model:
         origin=Origin(kind="duroxide", path=db.path, runtime_version=_runtime_version(db)),
         instances=instances,
         pending=tuple(pending),
-        data_version=db.data_version(),
+        data_version=data_version,
         reader=reader,
     )
 

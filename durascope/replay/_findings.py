@@ -16,6 +16,7 @@ FindingKind = Literal[
     "undelivered_event",
     "duplicate_notification",
     "never_dispatched",
+    "malformed_history",
 ]
 Severity = Literal["error", "warning", "info"]
 Evidence = Literal["captured", "inferred"]
@@ -31,6 +32,7 @@ RefRole = Literal[
     "hit",
     "held by",
     "waits on",
+    "parent",
 ]
 """What a related reference is to its finding (the graph and the TUI key on these)."""
 

@@ -8,6 +8,7 @@ from durascope.history import (
     ActivityCompletedItem,
     ActivityFailedItem,
     ConfigurationError,
+    OrchestrationCompleted,
     OrchestrationFailed,
     SubOrchCompleted,
     SubOrchFailed,
@@ -38,6 +39,38 @@ def _captured_filtered(ctx: DiagnosisContext, inst: Instance, tl: Timeline) -> I
                 key = (msg.parent_instance, msg.parent_execution_id, msg.parent_id)
                 link = ctx.links_by_schedule.get(key)
                 child = link.child_instance if link else (ctx.senders.get(key) or ["?"])[0]
+                related = [
+                    Ref(role="child", instance=child),
+                    Ref(
+                        role="current execution",
+                        instance=inst.instance_id,
+                        execution=turn.execution_id,
+                    ),
+                ]
+                message = (
+                    f"child {child} finished after execution {msg.parent_execution_id} "
+                    f"continued as new; its result was dropped in execution {turn.execution_id}"
+                )
+                origin = ctx.model.scheduling_link(child)
+                if origin is not None and (origin.parent_execution, origin.event_id) != (
+                    msg.parent_execution_id,
+                    msg.parent_id,
+                ):
+                    # Not late: addressed to an execution that never scheduled it (legacy).
+                    related.append(
+                        Ref(
+                            role="scheduled by",
+                            instance=origin.parent_instance,
+                            execution=origin.parent_execution,
+                            event_id=origin.event_id,
+                        )
+                    )
+                    message = (
+                        f"child {child}, scheduled by execution {origin.parent_execution} "
+                        f"(event {origin.event_id}), sent its result to execution "
+                        f"{msg.parent_execution_id}, which had continued as new; it was dropped "
+                        f"in execution {turn.execution_id}"
+                    )
                 yield make_finding(
                     ctx,
                     kind="filtered_notification",
@@ -45,18 +78,8 @@ def _captured_filtered(ctx: DiagnosisContext, inst: Instance, tl: Timeline) -> I
                     instance=inst.instance_id,
                     execution=msg.parent_execution_id,
                     event_id=msg.parent_id,
-                    related=(
-                        Ref(role="child", instance=child),
-                        Ref(
-                            role="current execution",
-                            instance=inst.instance_id,
-                            execution=turn.execution_id,
-                        ),
-                    ),
-                    message=(
-                        f"child {child} finished after execution {msg.parent_execution_id} "
-                        f"continued as new; its result was dropped in execution {turn.execution_id}"
-                    ),
+                    related=tuple(related),
+                    message=message,
                     evidence="captured",
                     turn=turn.index,
                 )
@@ -237,7 +260,28 @@ def _inferred_misroute(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findin
                 (inst.instance_id, ex.execution_id, event.source_event_id)
             )
             target = ctx.model.instances.get(link.child_instance) if link else None
-            if link is None or (link.points_back and target is not None and target.is_terminal):
+            if link is None:
+                continue
+            if link.points_back and target is not None and target.is_terminal:
+                result = getattr(event, "result", None)
+                returned = _returned(target)
+                if returned is None or result == returned:
+                    continue
+                # The child returned something else: the result is another child's.
+                sender = _child_returning(ctx, inst, link.child_instance, result)
+                yield _misroute(
+                    ctx,
+                    inst,
+                    ex.execution_id,
+                    event.source_event_id,
+                    sender or "another child",
+                    "inferred",
+                    ctx.turn_index(inst.instance_id, ex.execution_id, event.event_id),
+                    f"schedule {event.source_event_id} of execution {ex.execution_id} (child "
+                    f"{link.child_instance}) received "
+                    f"{f'child {sender}' if sender else 'another child'}'s result, not "
+                    "the one its child returned",
+                )
                 continue
             other = _child_scheduled_elsewhere(ctx, inst, ex.execution_id, event.source_event_id)
             yield _misroute(
@@ -260,3 +304,28 @@ def _child_scheduled_elsewhere(
         if link.event_id == event_id and link.parent_execution != execution and link.points_back:
             return link.child_instance
     return None
+
+
+def _child_returning(
+    ctx: DiagnosisContext, inst: Instance, besides: str, result: object
+) -> str | None:
+    """Another child of ``inst`` that completed with exactly ``result``."""
+    for link in ctx.model.children_of(inst.instance_id):
+        child = ctx.model.instances.get(link.child_instance)
+        if (
+            link.points_back
+            and link.child_instance != besides
+            and child is not None
+            and _returned(child) == result
+        ):
+            return link.child_instance
+    return None
+
+
+def _returned(child: Instance) -> str | None:
+    """The output a completed child returned (its last execution's completion), if any."""
+    if not child.executions:
+        return None
+    final = child.executions[-1]
+    done = next((e for e in final.events if isinstance(e, OrchestrationCompleted)), None)
+    return done.output if done is not None else None

@@ -16,8 +16,10 @@ from typing import Literal
 from durascope.history import (
     ActivityCompleted,
     ActivityCompletedItem,
+    ActivityExecute,
     ActivityFailed,
     ActivityFailedItem,
+    ActivityScheduled,
     CancelInstance,
     ContinueAsNew,
     Event,
@@ -25,23 +27,31 @@ from durascope.history import (
     ExternalRaised,
     MessageVerdict,
     OrchestrationCancelRequested,
+    OrchestrationChained,
+    OrchestrationCompleted,
+    OrchestrationContinuedAsNew,
+    OrchestrationFailed,
     OrchestrationStarted,
     QueueEventDelivered,
     QueueMessage,
     SentWorkItem,
     StartOrchestration,
     SubOrchCompleted,
+    SubOrchestrationCancelRequested,
     SubOrchestrationCompleted,
     SubOrchestrationFailed,
+    SubOrchestrationScheduled,
     SubOrchFailed,
+    TimerCreated,
     TimerFired,
     TimerFiredItem,
     TurnRecord,
     TurnResult,
     WorkItem,
 )
-from durascope.replay._model import Instance
+from durascope.replay._model import Execution, Instance
 from durascope.replay._state import ExecutionFold, ExecutionState
+from durascope.runtime import AUTO_SUFFIX, full_child_id
 
 Evidence = Literal["captured", "inferred"]
 
@@ -74,7 +84,7 @@ per event, while a seek still folds at most that many events on top of a copy.
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One dispatcher turn.
 
@@ -216,9 +226,10 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     if not records:
         return None
     by_exec = {ex.execution_id: {e.event_id: e for e in ex.events} for ex in instance.executions}
-    covered = {(r.execution_id, eid) for r in records for eid in r.delta_event_ids}
-    every = {(ex, eid) for ex, events in by_exec.items() for eid in events}
-    if not every <= covered:
+    covered: dict[int, set[int]] = {}
+    for r in records:
+        covered.setdefault(r.execution_id, set()).update(r.delta_event_ids)
+    if any(not events.keys() <= covered.get(ex, set()) for ex, events in by_exec.items()):
         return None  # an incomplete journal: history is the authority
     # Sorted event ids per execution: how many events a turn leaves applied is then
     # a bisection, not a scan (which made long journals quadratic to open).
@@ -229,11 +240,10 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     turns = []
     for index, record in enumerate(records):
         events = by_exec.get(record.execution_id, {})
-        delta = tuple(events[i] for i in record.delta_event_ids if i in events)
-        if delta:
-            progress[record.execution_id] = max(
-                progress.get(record.execution_id, 0), max(e.event_id for e in delta)
-            )
+        ids = [i for i in record.delta_event_ids if i in events]
+        delta = tuple([events[i] for i in ids])
+        if ids:
+            progress[record.execution_id] = max(progress.get(record.execution_id, 0), *ids)
         turns.append(
             Turn(
                 instance_id=instance.instance_id,
@@ -255,17 +265,40 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
 
 
 def _inferred_turns(instance: Instance) -> tuple[Turn, ...]:
+    """Turns reconstructed from history (see the module docstring and :func:`_inferred_sent`).
+
+    Every message-derived event stands for a message the turn applied; messages
+    that appended nothing (filtered, duplicate, discarded) leave no trace in
+    history and have no inferred turn, and a message still on a queue is not
+    claimed by any turn.  durascope stamps every event of a turn with the turn's
+    time, so between two events it wrote a change of time also starts a turn
+    (one whose message was aborted, e.g. a misrouted completion, appends only
+    its failure); duroxide's times vary within a turn, so there only messages do.
+    Two turns that append only message-derived events in the same millisecond
+    read as one.
+    """
     turns: list[Turn] = []
-    for execution in instance.executions:
+    stamps = _stamps_parent_execution(instance)
+    executions = instance.executions
+    for position, execution in enumerate(executions):
+        following = executions[position + 1] if position + 1 < len(executions) else None
         groups: list[list[Event]] = []
         previous: Event | None = None
         for event in execution.events:
             is_message = event.type in MESSAGE_EVENTS
-            starts_turn = previous is None or (
-                is_message
-                and (
-                    previous.type not in MESSAGE_EVENTS
-                    or previous.timestamp_ms != event.timestamp_ms
+            starts_turn = (
+                previous is None
+                or (
+                    is_message
+                    and (
+                        previous.type not in MESSAGE_EVENTS
+                        or previous.timestamp_ms != event.timestamp_ms
+                    )
+                )
+                or (
+                    previous.timestamp_ms != event.timestamp_ms
+                    and _one_time_per_turn(previous)
+                    and _one_time_per_turn(event)
                 )
             )
             if starts_turn:
@@ -288,6 +321,7 @@ def _inferred_turns(instance: Instance) -> tuple[Turn, ...]:
                 for item in [_message_for(instance, execution.execution_id, e)]
                 if item is not None
             )
+            result = _result_of(delta, bool(messages))
             turns.append(
                 Turn(
                     instance_id=instance.instance_id,
@@ -297,8 +331,8 @@ def _inferred_turns(instance: Instance) -> tuple[Turn, ...]:
                     evidence="inferred",
                     messages=messages,
                     delta=delta,
-                    sent=(),
-                    result=_result_of(delta, bool(messages)),
+                    sent=_inferred_sent(instance, execution, delta, result, following, stamps),
+                    result=result,
                     events_after=applied,
                 )
             )
@@ -311,7 +345,13 @@ def _message_for(instance: Instance, execution_id: int, event: Event) -> WorkIte
     src = event.source_event_id or 0
     if isinstance(event, OrchestrationStarted):
         if execution_id > 1:
-            return ContinueAsNew(instance=iid, orchestration=event.name, input=event.input)
+            return ContinueAsNew(
+                instance=iid,
+                orchestration=event.name,
+                input=event.input,
+                carry_forward_events=tuple(event.carry_forward_events or ()),
+                initial_custom_status=event.initial_custom_status,
+            )
         return StartOrchestration(
             instance=iid,
             orchestration=event.name,
@@ -354,3 +394,188 @@ def _message_for(instance: Instance, execution_id: int, event: Event) -> WorkIte
     if isinstance(event, OrchestrationCancelRequested):
         return CancelInstance(instance=iid, reason=event.reason)
     return None
+
+
+def _one_time_per_turn(event: Event) -> bool:
+    """Whether the event was written by durascope, which gives a whole turn one time."""
+    return "+durascope" in event.duroxide_version
+
+
+def _stamps_parent_execution(instance: Instance) -> bool:
+    """Whether the runtime that wrote ``instance`` stamped children's parent execution.
+
+    The fix qualifies auto ids of later executions (``sub::2_2``) and records a
+    parent execution in a child's start; pre-fix duroxide and the legacy policy
+    do neither.  Without either mark in the instance, the fix (the default) is
+    assumed.
+    """
+    for execution in instance.executions:
+        for event in execution.events:
+            if isinstance(event, OrchestrationStarted) and event.parent_instance is not None:
+                return event.parent_execution_id is not None
+            if isinstance(event, SubOrchestrationScheduled) and execution.execution_id > 1:
+                m = AUTO_SUFFIX.match(event.instance)
+                if m:
+                    return m.group(1) is not None
+    return True
+
+
+def _sent(item: WorkItem, queue: str, instance: str, execution: int | None) -> SentWorkItem:
+    return SentWorkItem(
+        item=item,
+        queue=queue,  # type: ignore[arg-type]
+        target_instance=instance,
+        target_execution=execution,
+    )
+
+
+def _inferred_sent(
+    instance: Instance,
+    execution: Execution,
+    delta: tuple[Event, ...],
+    result: TurnResult,
+    following: Execution | None,
+    stamps: bool,
+) -> tuple[SentWorkItem, ...]:
+    """The work items the runtime sends for an inferred turn, as a captured turn lists them.
+
+    A turn that continues dispatches each schedule it appended: ``ActivityExecute``
+    to the worker queue, ``TimerFired`` (visible at its fire time) and the child's
+    ``StartOrchestration`` (full id; ``parent_execution_id`` where the runtime
+    stamps it) to the orchestrator queue.  A final turn dispatches only detached
+    starts (its other schedules are never dispatched), then ``ContinueAsNew``, a
+    ``CancelInstance`` for each child still outstanding when cancelled, and the
+    ``SubOrchCompleted``/``SubOrchFailed`` for the parent.  A child whose start
+    records no parent execution (pre-fix, legacy) addressed its completion to
+    whatever the runtime believed current: the item says 1 (duroxide's fallback)
+    and the target execution is None (unknown).  Work sent by turns that appended
+    nothing (the fail-fast ``SubOrchFailed`` of a discarded start) has no inferred
+    turn to show it.
+    """
+    iid, eid = instance.instance_id, execution.execution_id
+    workers: list[SentWorkItem] = []
+    orchestrator: list[SentWorkItem] = []
+    final = result != "continue"
+    for event in delta:
+        if isinstance(event, OrchestrationChained):
+            item: WorkItem = StartOrchestration(
+                instance=event.instance, orchestration=event.name, input=event.input
+            )
+            orchestrator.append(_sent(item, "orchestrator", event.instance, 1))
+        elif final:
+            continue
+        elif isinstance(event, ActivityScheduled):
+            item = ActivityExecute(
+                instance=iid,
+                execution_id=eid,
+                id=event.event_id,
+                name=event.name,
+                input=event.input,
+                session_id=event.session_id,
+                tag=event.tag,
+            )
+            workers.append(_sent(item, "worker", iid, eid))
+        elif isinstance(event, TimerCreated):
+            item = TimerFiredItem(
+                instance=iid, execution_id=eid, id=event.event_id, fire_at_ms=event.fire_at_ms
+            )
+            orchestrator.append(_sent(item, "orchestrator", iid, eid))
+        elif isinstance(event, SubOrchestrationScheduled):
+            child = full_child_id(iid, event.instance)
+            item = StartOrchestration(
+                instance=child,
+                orchestration=event.name,
+                input=event.input,
+                parent_instance=iid,
+                parent_id=event.event_id,
+                parent_execution_id=eid if stamps else None,
+            )
+            orchestrator.append(_sent(item, "orchestrator", child, 1))
+    started = execution.started
+    if final and started is not None:
+        orchestrator.extend(_final_items(iid, execution, delta, result, following, started))
+    orchestrator.extend(_dropped_child_cancels(iid, execution, delta))
+    return tuple(workers + orchestrator)
+
+
+def _final_items(
+    iid: str,
+    execution: Execution,
+    delta: tuple[Event, ...],
+    result: TurnResult,
+    following: Execution | None,
+    started: OrchestrationStarted,
+) -> list[SentWorkItem]:
+    out: list[SentWorkItem] = []
+    can = next((e for e in delta if isinstance(e, OrchestrationContinuedAsNew)), None)
+    if can is not None:
+        nxt = following.started if following is not None else None
+        item: WorkItem = ContinueAsNew(
+            instance=iid,
+            orchestration=started.name,
+            input=can.input,
+            carry_forward_events=tuple(nxt.carry_forward_events or ()) if nxt else (),
+            initial_custom_status=nxt.initial_custom_status if nxt else None,
+        )
+        return [_sent(item, "orchestrator", iid, execution.execution_id + 1)]
+    if result == "cancelled":
+        closed = {
+            e.source_event_id
+            for e in execution.events
+            if isinstance(
+                e,
+                SubOrchestrationCompleted
+                | SubOrchestrationFailed
+                | SubOrchestrationCancelRequested,
+            )
+        }
+        for e in execution.events:
+            if isinstance(e, SubOrchestrationScheduled) and e.event_id not in closed:
+                child = full_child_id(iid, e.instance)
+                item = CancelInstance(instance=child, reason="parent canceled")
+                out.append(_sent(item, "orchestrator", child, None))
+    if started.parent_instance is None or started.parent_id is None:
+        return out
+    parent, known = started.parent_instance, started.parent_execution_id
+    completed = next((e for e in delta if isinstance(e, OrchestrationCompleted)), None)
+    failed = next((e for e in delta if isinstance(e, OrchestrationFailed)), None)
+    if completed is not None:
+        item = SubOrchCompleted(
+            parent_instance=parent,
+            parent_execution_id=known or 1,
+            parent_id=started.parent_id,
+            result=completed.output,
+        )
+    elif failed is not None:
+        item = SubOrchFailed(
+            parent_instance=parent,
+            parent_execution_id=known or 1,
+            parent_id=started.parent_id,
+            details=failed.details,
+        )
+    else:
+        return out
+    out.append(_sent(item, "orchestrator", parent, known))
+    return out
+
+
+def _dropped_child_cancels(
+    iid: str, execution: Execution, delta: tuple[Event, ...]
+) -> list[SentWorkItem]:
+    """``CancelInstance`` for each child future the turn dropped (a race's loser)."""
+    if not any(isinstance(e, SubOrchestrationCancelRequested) for e in delta):
+        return []  # the common case: no index of the execution's schedules needed
+    scheduled = {
+        e.event_id: e for e in execution.events if isinstance(e, SubOrchestrationScheduled)
+    }
+    out = []
+    for e in delta:
+        if not isinstance(e, SubOrchestrationCancelRequested) or e.reason != "dropped_future":
+            continue
+        schedule = scheduled.get(e.source_event_id or 0)
+        if schedule is None:
+            continue
+        child = full_child_id(iid, schedule.instance)
+        item = CancelInstance(instance=child, reason="parent dropped sub-orchestration future")
+        out.append(_sent(item, "orchestrator", child, None))
+    return out

@@ -2,24 +2,58 @@
 
 The module is executed only because the user named it (``--module FILE``).
 While it imports, ``duroxide`` and ``durascope.compat.duroxide`` resolve to a
-recording stand-in: ``Runtime(...).register_*`` calls are recorded into a
-:class:`Registry`, ``start``/``shutdown`` and client calls do nothing, and no
-store is opened.  durascope-native modules may instead define
-``register(runtime)`` or hold :class:`Registry` / :class:`Runtime` objects.
+recording stand-in:
+
+- ``Runtime(...).register_*`` calls are recorded into a :class:`Registry`;
+  ``start`` and ``shutdown`` do nothing;
+- ``SqliteProvider``, ``Client`` and ``RuntimeOptions`` open nothing and run
+  nothing: every call on them returns an inert value (no attribute access or
+  call on it fails, it is falsy and prints as an empty string), so a script
+  such as the README's, which starts an instance and prints
+  ``client.wait_for_orchestration(...).output``, loads as it is;
+- every other name (``OrchestrationContext``, ``ActivityContext``,
+  ``parse_result``, ...) is :mod:`durascope.compat.duroxide`'s, so orchestration
+  code that calls ``dx.parse_result`` behaves as it does on the runtime.
+
+Whatever the module prints while it loads is discarded (the command's own
+report is on stdout).  Module-level code that depends on a real run (say, an
+``assert`` on a result) belongs under ``if __name__ == "__main__":``; the file
+is loaded under another name, so such a block does not run.
+
+durascope-native modules may instead define ``register(runtime)`` or hold
+:class:`Registry` / :class:`Runtime` objects.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import sys
 import types
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from durascope.replay._model import SourceError
 from durascope.runtime import DEFAULT_VERSION, Registry, Runtime
+
+_COMPAT_MODULE = "durascope.compat.duroxide"
+_STAND_IN_NAMES = ("duroxide", _COMPAT_MODULE)
+
+_DUROXIDE_INFRASTRUCTURE = frozenset(
+    {
+        "PostgresProvider",
+        "PostgresEntraOptions",
+        "InstanceFilter",
+        "PruneOptions",
+        "TagFilter",
+        "init_tracing",
+    }
+)
+"""duroxide-python names about running or managing a runtime, which durascope's
+facade does not have: inert while a module loads for replay (orchestration code
+has no use for them)."""
 
 
 class _RecordingRuntime:
@@ -62,42 +96,90 @@ class _RecordingRuntime:
     def shutdown(self, *_: Any) -> None:
         """Does nothing during re-execution."""
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert()
+
 
 class _Inert:
-    """Stands in for providers and clients: every call does nothing and returns None."""
+    """Stands in for providers, clients, options and what their calls return.
+
+    Every attribute and every call is another inert value; it is falsy, empty
+    when iterated, and prints as an empty string.
+    """
 
     def __init__(self, *_: Any, **__: Any) -> None:
         pass
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *a, **k: None
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert()
+
+    def __call__(self, *_: Any, **__: Any) -> _Inert:
+        return _Inert()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "<not run: loaded for replay>"
 
     @staticmethod
     def open(*_: Any, **__: Any) -> _Inert:
         return _Inert()
 
     @staticmethod
-    def in_memory() -> _Inert:
+    def in_memory(*_: Any, **__: Any) -> _Inert:
         return _Inert()
 
 
-def _stand_in(registry: Registry) -> types.ModuleType:
-    module = types.ModuleType("duroxide")
-    module.Runtime = lambda *a, **k: _RecordingRuntime(registry, *a, **k)  # type: ignore[attr-defined]
-    module.SqliteProvider = _Inert  # type: ignore[attr-defined]
-    module.Client = _Inert  # type: ignore[attr-defined]
-    module.RuntimeOptions = _Inert  # type: ignore[attr-defined]
-    module.OrchestrationResult = _Inert  # type: ignore[attr-defined]
-    return module
+class _StandIn(types.ModuleType):
+    """The ``duroxide`` module a user's file sees while it loads (module docstring)."""
+
+    def __init__(self, registry: Registry, compat: types.ModuleType) -> None:
+        super().__init__("duroxide", "durascope's stand-in for duroxide, loaded for replay")
+        self._compat = compat
+        self.Runtime = lambda *a, **k: _RecordingRuntime(registry, *a, **k)
+        self.SqliteProvider = _Inert
+        self.Client = _Inert
+        self.RuntimeOptions = _Inert
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        compat = self.__dict__["_compat"]
+        if hasattr(compat, name):
+            return getattr(compat, name)
+        if name in _DUROXIDE_INFRASTRUCTURE:
+            return _Inert
+        raise AttributeError(f"module 'duroxide' has no attribute {name!r} in durascope")
+
+
+_MISSING = object()
 
 
 @contextmanager
 def _recording_imports(registry: Registry) -> Iterator[None]:
-    names = ("duroxide", "durascope.compat.duroxide")
-    saved = {n: sys.modules.get(n) for n in names}
-    stand_in = _stand_in(registry)
-    for n in names:
+    compat_package = importlib.import_module("durascope.compat")
+    compat = importlib.import_module(_COMPAT_MODULE)  # the stand-in passes names through to it
+    saved = {n: sys.modules.get(n) for n in _STAND_IN_NAMES}
+    saved_attribute = compat_package.__dict__.get("duroxide", _MISSING)
+    stand_in = _StandIn(registry, compat)
+    for n in _STAND_IN_NAMES:
         sys.modules[n] = stand_in
+    # ``from durascope.compat import duroxide`` reads the package attribute, not sys.modules.
+    compat_package.duroxide = stand_in  # type: ignore[attr-defined]
     try:
         yield
     finally:
@@ -106,10 +188,23 @@ def _recording_imports(registry: Registry) -> Iterator[None]:
                 sys.modules.pop(n, None)
             else:
                 sys.modules[n] = old
+        if saved_attribute is _MISSING:
+            compat_package.__dict__.pop("duroxide", None)
+        else:
+            compat_package.duroxide = saved_attribute  # type: ignore[attr-defined]
 
 
 def load_user_code(path: str | Path) -> Registry:
     """Execute ``path`` and return the orchestrations and activities it registers.
+
+    Args:
+        path: A Python file: duroxide-python style (``duroxide`` or
+            ``durascope.compat.duroxide`` registrations) or durascope's own
+            (``register(runtime)``, or module-level :class:`Registry` /
+            :class:`Runtime` objects).
+
+    Returns:
+        The registrations, ready for :func:`~durascope.replay.reexecute`.
 
     Raises:
         SourceError: The file is missing, fails to import, or registers nothing.
@@ -122,9 +217,10 @@ def load_user_code(path: str | Path) -> Registry:
     if spec is None or spec.loader is None:
         raise SourceError(f"{p}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(p.parent.resolve()))
+    directory = str(p.parent.resolve())
+    sys.path.insert(0, directory)
     try:
-        with _recording_imports(registry):
+        with _recording_imports(registry), redirect_stdout(io.StringIO()):
             spec.loader.exec_module(module)
             register = getattr(module, "register", None)
             if callable(register):
@@ -132,9 +228,11 @@ def load_user_code(path: str | Path) -> Registry:
     except SourceError:
         raise
     except BaseException as exc:  # the user's module raised while importing
-        raise SourceError(f"{p}: importing it raised {type(exc).__name__}: {exc}") from None
+        detail = str(exc).strip().splitlines()
+        text = f": {detail[-1]}" if detail else ""
+        raise SourceError(f"{p}: importing it raised {type(exc).__name__}{text}") from None
     finally:
-        sys.path.remove(str(p.parent.resolve()))
+        sys.path.remove(directory)
     for value in vars(module).values():
         if isinstance(value, Registry) and value is not registry:
             _merge(registry, value)

@@ -38,6 +38,7 @@ from durascope.runtime._store_types import (
     StoreError,
     WorkBatch,
 )
+from durascope.runtime._tag_filter import TagFilter
 from durascope.runtime._tasks import RetryPolicy, Task
 from durascope.runtime._turn_types import (
     ENGINE_VERSION,
@@ -59,6 +60,7 @@ __all__ = [
     "ActivityContext",
     "OrchestrationFn",
     "RetryPolicy",
+    "TagFilter",
     "Task",
     "DEFAULT_VERSION",
     "BackgroundLoop",

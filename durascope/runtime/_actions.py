@@ -29,18 +29,32 @@ SCHEDULE_KINDS = {
     "ExternalSubscribedPersistent": "queue",
     "SubOrchestrationScheduled": "suborch",
     "OrchestrationChained": "detached",
-    "CustomStatusUpdated": "custom_status",
 }
+"""History events that pop the next action and must match it (``schedule mismatch``).
+
+``CustomStatusUpdated`` pops an action too, but only when there is one, and a
+mismatch is a ``custom status mismatch`` (see the replayer).
+"""
 
 
 @dataclass
 class Action:
-    """One thing the code asked for, waiting to be matched with a history event."""
+    """One thing the code asked for, waiting to be matched with a history event.
+
+    Attributes:
+        kind: The schedule kind (see ``SCHEDULE_KINDS``), or ``custom_status``.
+        task: The yielded task (None for a custom status update).
+        future: What the code waits on.
+        custom_status: The status set (custom status updates only).
+        token: 1-based count of the schedule actions emitted so far, this one
+            included (duroxide's future token; 0 for a custom status update).
+    """
 
     kind: str
     task: Task | None = None
     future: LeafFuture | None = None
     custom_status: str | None = None
+    token: int = 0
 
 
 @dataclass

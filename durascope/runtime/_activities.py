@@ -13,7 +13,10 @@ from durascope.history import (
     ActivityCompletedItem,
     ActivityExecute,
     ActivityFailedItem,
+    PoisonActivity,
+    PoisonError,
     application_error,
+    work_item_to_json,
 )
 from durascope.runtime._registry import Registry
 from durascope.runtime._tasks import (
@@ -97,6 +100,30 @@ def activity_failure_message(name: str, exc: BaseException) -> str:
     return f"Activity '{name}' call failed: {type(exc).__name__}: {exc}"
 
 
+def activity_poison(item: ActivityExecute, attempt: int, max_attempts: int) -> ActivityFailedItem:
+    """The failure duroxide reports for an activity fetched more than ``max_attempts`` times.
+
+    A poison error is a system error: it fails the scheduling orchestration's turn
+    (and, through it, its parent), the code never sees it as an exception.
+    """
+    return ActivityFailedItem(
+        instance=item.instance,
+        execution_id=item.execution_id,
+        id=item.id,
+        details=PoisonError(
+            attempt_count=attempt,
+            max_attempts=max_attempts,
+            message_type=PoisonActivity(
+                instance=item.instance,
+                execution_id=item.execution_id,
+                activity_name=item.name,
+                activity_id=item.id,
+            ),
+            message=work_item_to_json(item),
+        ),
+    )
+
+
 def _completed(item: ActivityExecute, result: str) -> ActivityCompletedItem:
     return ActivityCompletedItem(
         instance=item.instance, execution_id=item.execution_id, id=item.id, result=result
@@ -110,6 +137,11 @@ def _failed(item: ActivityExecute, message: str) -> ActivityFailedItem:
         id=item.id,
         details=application_error("ActivityFailed", message),
     )
+
+
+def is_runnable(registry: Registry, name: str) -> bool:
+    """Whether this process can run activity ``name`` (registered, or a system activity)."""
+    return name in (SYSCALL_NEW_GUID, SYSCALL_UTC_NOW) or registry.activity(name) is not None
 
 
 def system_activity(item: ActivityExecute, now_ms: int | None = None) -> ActivityOutcome | None:
@@ -128,8 +160,12 @@ async def run_activity(
     *,
     now_ms: int | None = None,
     in_thread: bool = False,
-) -> ActivityOutcome:
+) -> ActivityOutcome | None:
     """Run an activity (plain or ``async``) and turn its result into a completion item.
+
+    Returns None, running nothing, when the activity is not registered here: the
+    caller abandons the work item with a backoff (duroxide waits for a node that has
+    the code, as in a rolling deployment) until it is poisoned.
 
     Args:
         registry: Where the activity's code is registered.
@@ -144,7 +180,7 @@ async def run_activity(
         return builtin
     fn = registry.activity(item.name)
     if fn is None:
-        return _failed(item, f"Activity '{item.name}' is not registered")
+        return None
     try:
         arg = decode_payload(item.input)
         if in_thread and not inspect.iscoroutinefunction(fn):

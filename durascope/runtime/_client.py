@@ -156,6 +156,37 @@ class Client:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.05)
 
+    async def wait_for_status_change(
+        self,
+        instance_id: str,
+        last_seen_version: int = 0,
+        poll_interval_s: float = 0.2,
+        timeout_s: float = 30.0,
+    ) -> OrchestrationState:
+        """Wait until the custom status version is no longer ``last_seen_version``.
+
+        Returns as well once the instance has completed or failed (duroxide's
+        ``wait_for_status_change``).
+
+        Raises:
+            TimeoutError: Neither happened within ``timeout_s`` (or the instance does
+                not exist).
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = await self.get_status(instance_id)
+            if state.status in ("Completed", "Failed"):
+                return state
+            if state.status != "NotFound" and state.custom_status_version != last_seen_version:
+                return state
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"instance {instance_id!r}: custom status still at version "
+                    f"{state.custom_status_version} after {timeout_s}s"
+                )
+            await asyncio.sleep(min(poll_interval_s, remaining))
+
     async def list_instances(self) -> list[InstanceRow]:
         """Every instance in the store."""
         return await self.store.list_instances()

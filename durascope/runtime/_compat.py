@@ -15,14 +15,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from durascope.history import ENVELOPE_FIELDS, Event, event_to_dict
+from durascope.history import Event, event_to_dict
 from durascope.runtime._background_loop import BackgroundLoop
 from durascope.runtime._child_ids import ReservedInstanceIdError
 from durascope.runtime._client import Client as AsyncClient
 from durascope.runtime._client import OrchestrationState
-from durascope.runtime._dispatchers import RuntimeOptions
+from durascope.runtime._compat_options import RuntimeOptions
+from durascope.runtime._dispatchers import RuntimeOptions as NativeOptions
 from durascope.runtime._registry import DEFAULT_VERSION
 from durascope.runtime._runtime import Runtime as AsyncRuntime
+from durascope.runtime._rust_debug import rust_event_name
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._tasks import decode_payload
 
@@ -61,11 +63,21 @@ class SqliteProvider:
 
 
 class Runtime:
-    """duroxide-python's ``Runtime``: register code, ``start()`` (returns), ``shutdown()``."""
+    """duroxide-python's ``Runtime``: register code, ``start()`` (returns), ``shutdown()``.
 
-    def __init__(self, provider: SqliteProvider, options: RuntimeOptions | None = None) -> None:
+    ``options`` are duroxide-python's :class:`RuntimeOptions` (durascope's own
+    ``durascope.runtime.RuntimeOptions`` are taken as they are).
+    """
+
+    def __init__(
+        self, provider: SqliteProvider, options: RuntimeOptions | NativeOptions | None = None
+    ) -> None:
         self._provider = provider
-        self._runtime = AsyncRuntime(provider.store(), options)
+        self._options = options
+        native = options.native() if isinstance(options, RuntimeOptions) else options
+        self._runtime = AsyncRuntime(provider.store(), native)
+        # Activities run in worker threads: they get the sync client, as in duroxide-python.
+        self._runtime.activity_client = lambda: Client(provider)
 
     def register_activity(self, name: str, fn: Callable[..., Any] | None = None) -> Any:
         """Register an activity ``fn(ctx, input)``; usable as a decorator."""
@@ -93,6 +105,8 @@ class Runtime:
 
     def start(self) -> None:
         """Start the dispatchers in the background and return."""
+        if isinstance(self._options, RuntimeOptions):
+            self._options.apply_log_level()
         BackgroundLoop.shared().run(self._runtime.start())
 
     def shutdown(self, timeout_ms: int | None = None) -> None:
@@ -127,7 +141,8 @@ class InstanceInfo:
     orchestration_version: str | None
     current_execution_id: int
     status: str
-    output: str | None
+    output: str
+    """The output, error or next input; ``""`` while running (as duroxide-python)."""
     created_at: int
     updated_at: int
     parent_instance_id: str | None
@@ -139,9 +154,11 @@ class ExecutionInfo:
 
     execution_id: int
     status: str
-    output: str | None
+    output: str
+    """``""`` while running, as duroxide-python."""
     started_at: int
-    completed_at: int | None
+    completed_at: int
+    """0 while running, as duroxide-python."""
     event_count: int
 
 
@@ -161,20 +178,68 @@ class InstanceTree:
 class HistoryEvent:
     """duroxide-python's ``Event``, plus ``raw``: the event's full duroxide JSON.
 
-    Attributes: ``event_id``, ``kind``, ``source_event_id``, ``timestamp_ms``, ``data``
-    (duroxide's shape) and ``raw``.
+    Attributes:
+        event_id: The event's id in its execution.
+        kind: duroxide's ``EventKind`` variant name (``QueueSubscribed`` for the JSON
+            type ``ExternalSubscribedPersistent``, and so on).
+        source_event_id: The schedule a completion belongs to.
+        timestamp_ms: When the event was written.
+        data: What duroxide-python puts there: the payload itself for results and
+            outputs, compact JSON for schedules (``{"name":..,"input":..}``), timers
+            (``{"fireAtMs":..}``), events and error details; None for the others.
+        raw: The event as a dict in duroxide's serde shape (not in duroxide-python).
     """
 
     def __init__(self, event: Event) -> None:
         self.raw: dict[str, Any] = event_to_dict(event)
         self.event_id = event.event_id
-        self.kind = event.type
+        self.kind = rust_event_name(event.type)
         self.source_event_id = event.source_event_id
         self.timestamp_ms = event.timestamp_ms
-        self.data = json.dumps({k: v for k, v in self.raw.items() if k not in ENVELOPE_FIELDS})
+        self.data = event_data(event)
 
     def __repr__(self) -> str:
         return f"Event({self.event_id}, {self.kind})"
+
+
+def event_data(event: Event) -> str | None:
+    """duroxide-python's ``Event.data`` for one event (its ``extract_event_data``)."""
+    raw = _RAW_DATA.get(event.type)
+    if raw is not None:
+        return str(getattr(event, raw))
+    details = getattr(event, "details", None)
+    if event.type in _ERROR_EVENTS and details is not None:
+        return str(details.model_dump_json())
+    fields = _JSON_DATA.get(event.type)
+    if fields is None:
+        return None
+    parts = []
+    for field, encoded in fields:
+        value = getattr(event, field)
+        text = json.dumps(value, ensure_ascii=False) if encoded else str(value)
+        parts.append(f"{json.dumps(_CAMEL.get(field, field))}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
+_RAW_DATA = {
+    "OrchestrationCompleted": "output",
+    "ActivityCompleted": "result",
+    "SubOrchestrationCompleted": "result",
+}
+_ERROR_EVENTS = frozenset({"OrchestrationFailed", "ActivityFailed", "SubOrchestrationFailed"})
+_JSON_DATA: dict[str, tuple[tuple[str, bool], ...]] = {
+    # (field, JSON-encode it); payload fields are JSON already and go in verbatim.
+    "OrchestrationStarted": (("name", True), ("version", True), ("input", False)),
+    "ActivityScheduled": (("name", True), ("input", False)),
+    "TimerCreated": (("fire_at_ms", False),),
+    "TimerFired": (("fire_at_ms", False),),
+    "ExternalSubscribed": (("name", True),),
+    "ExternalEvent": (("name", True), ("data", False)),
+    "SubOrchestrationScheduled": (("name", True), ("instance", True), ("input", False)),
+    "ExternalSubscribedPersistent": (("name", True),),
+    "ExternalEventPersistent": (("name", True), ("data", False)),
+}
+_CAMEL = {"fire_at_ms": "fireAtMs"}
 
 
 def parse_result(result: Any) -> Any:
@@ -248,6 +313,28 @@ class Client:
             raise RuntimeError("Operation timed out") from None
         return OrchestrationResult(state)
 
+    def wait_for_status_change(
+        self,
+        instance_id: str,
+        last_seen_version: int = 0,
+        poll_interval_ms: int = 200,
+        timeout_ms: int = 30000,
+    ) -> OrchestrationResult:
+        """Wait until the custom status version differs from ``last_seen_version``.
+
+        Also returns once the instance completes or fails; ``RuntimeError`` on
+        timeout (also for an instance that does not exist), as duroxide.
+        """
+        try:
+            state = self._run(
+                self._client.wait_for_status_change(
+                    instance_id, last_seen_version, poll_interval_ms / 1000, timeout_ms / 1000
+                )
+            )
+        except TimeoutError:
+            raise RuntimeError("Operation timed out") from None
+        return OrchestrationResult(state)
+
     def wait_for_orchestration_typed(self, instance_id: str, timeout_ms: int = 30000) -> Any:
         """The parsed output; raises when the orchestration failed."""
         result = self.wait_for_orchestration(instance_id, timeout_ms)
@@ -268,14 +355,14 @@ class Client:
         """One instance's info; ``RuntimeError`` when it does not exist."""
         row = self._run(self._client.get_instance(instance_id))
         if row is None:
-            raise RuntimeError(f"Instance not found: {instance_id}")
+            raise RuntimeError(f"get_instance_info: Instance {instance_id} not found")
         return InstanceInfo(
             instance_id=row.instance_id,
             orchestration_name=row.orchestration_name,
             orchestration_version=row.orchestration_version,
             current_execution_id=row.current_execution_id,
             status=row.status or "Running",
-            output=row.output,
+            output="" if row.output is None else row.output,
             created_at=row.created_at_ms,
             updated_at=row.updated_at_ms,
             parent_instance_id=row.parent_instance_id,
@@ -296,13 +383,15 @@ class Client:
                 values = {
                     "execution_id": row.execution_id,
                     "status": row.status,
-                    "output": row.output,
+                    "output": "" if row.output is None else row.output,
                     "started_at": row.started_at_ms,
-                    "completed_at": row.completed_at_ms,
+                    "completed_at": row.completed_at_ms or 0,
                     "event_count": row.event_count,
                 }
                 return ExecutionInfo(**{k: v for k, v in values.items() if k in names})
-        raise RuntimeError(f"Execution not found: {instance_id}#{execution_id}")
+        raise RuntimeError(
+            f"get_execution_info: Execution {execution_id} not found for instance {instance_id}"
+        )
 
     def read_execution_history(self, instance_id: str, execution_id: int) -> list[HistoryEvent]:
         """One execution's events (each with ``.raw``, its duroxide JSON)."""

@@ -13,18 +13,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from durascope.history import (
-    ActivityExecute,
-    ActivityFailedItem,
-    OrchestrationStarted,
-    PoisonActivity,
-    PoisonError,
-    SubOrchestrationPolicy,
+from durascope.history import ActivityExecute, OrchestrationStarted, SubOrchestrationPolicy
+from durascope.runtime._activities import (
+    ActivityContext,
+    activity_poison,
+    run_activity,
 )
-from durascope.runtime._activities import ActivityContext, run_activity
 from durascope.runtime._engine import process_turn, retry_backoff_ms
 from durascope.runtime._registry import Registry
 from durascope.runtime._store import SqliteStore
@@ -34,9 +31,12 @@ from durascope.runtime._store_types import (
     StoreError,
     WorkBatch,
 )
+from durascope.runtime._tag_filter import TagFilter
 from durascope.runtime._turn_types import TurnInput, TurnOutcome
 
 _log = logging.getLogger("durascope.runtime")
+_DESCRIPTOR_CACHE_SIZE = 4096
+"""(instance, execution) -> orchestration name and version entries kept for activities."""
 T = TypeVar("T")
 
 
@@ -58,7 +58,12 @@ class RuntimeOptions:
         policy: ``fixed`` (default) or ``legacy`` sub-orchestration behaviour.
         idle_poll_max_ms: Longest wait before an idle dispatcher polls the store again.
         worker_id: Name written to turn records.
-        retry_backoff_ms: First delay before a batch that failed to process is retried.
+        worker_tag_filter: Which activities this process's workers take: untagged
+            ones only by default, as in duroxide (``TagFilter(kind="none")`` runs no
+            worker at all).
+        retry_backoff_ms: First delay before work whose code is not registered in this
+            process (an orchestration batch or an activity) is fetched again, doubling
+            per attempt up to 64 times, at most 60 s (duroxide's unregistered backoff).
     """
 
     orchestration_concurrency: int = 2
@@ -69,6 +74,7 @@ class RuntimeOptions:
     policy: SubOrchestrationPolicy = "fixed"
     idle_poll_max_ms: int = 50
     worker_id: str = "durascope"
+    worker_tag_filter: TagFilter = field(default_factory=TagFilter)
     retry_backoff_ms: int = 1000
 
 
@@ -119,6 +125,7 @@ class Dispatchers:
         self.observers: list[TurnObserver] = []
         self.known_executions: dict[str, int] = {}
         self._client_factory = client_factory
+        self._descriptors: dict[tuple[str, int], tuple[str, str]] = {}
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = 0
@@ -128,7 +135,8 @@ class Dispatchers:
         opts = self.options
         for n in range(opts.orchestration_concurrency):
             self._tasks.append(asyncio.create_task(self._orchestration_loop(), name=f"orch-{n}"))
-        for n in range(opts.worker_concurrency):
+        workers = opts.worker_concurrency if opts.worker_tag_filter.kind != "none" else 0
+        for n in range(workers):
             self._tasks.append(asyncio.create_task(self._worker_loop(), name=f"work-{n}"))
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="timers"))
 
@@ -262,7 +270,9 @@ class Dispatchers:
         await self._loop(
             "a work item",
             lambda: self.store.fetch_work_item(
-                now_ms=now_ms(), lock_ms=self.options.worker_lock_ms
+                now_ms=now_ms(),
+                lock_ms=self.options.worker_lock_ms,
+                tag_filter=self.options.worker_tag_filter,
             ),
             self._run_work,
             self.workers,
@@ -272,11 +282,14 @@ class Dispatchers:
         item = work.item
         opts = self.options
         if work.attempt > opts.max_attempts:
-            completion: Any = _activity_poison(item, work.attempt, opts.max_attempts)
+            completion: Any = activity_poison(item, work.attempt, opts.max_attempts)
         else:
+            name, version = await self._orchestration_of(item)
             ctx = ActivityContext(
                 item,
                 worker_id=opts.worker_id,
+                orchestration_name=name,
+                orchestration_version=version,
                 client=self._client_factory() if self._client_factory else None,
             )
             renewer = asyncio.create_task(self._renew(work, ctx))
@@ -285,6 +298,9 @@ class Dispatchers:
             finally:
                 renewer.cancel()
                 await asyncio.gather(renewer, return_exceptions=True)
+        if completion is None:  # no code for it in this process
+            await self._abandon_unregistered(work)
+            return
         try:
             acked = await self.store.ack_work_item(work, completion, now_ms=now_ms())
         except StoreError as exc:
@@ -299,6 +315,43 @@ class Dispatchers:
                 item.id,
                 item.instance,
             )
+
+    async def _orchestration_of(self, item: ActivityExecute) -> tuple[str, str]:
+        """Name and version of the orchestration an activity belongs to (cached).
+
+        As duroxide, from the instance row; ``unknown`` when it cannot be read.
+        """
+        key = (item.instance, item.execution_id)
+        known = self._descriptors.get(key)
+        if known is not None:
+            return known
+        try:
+            row = await self.store.get_instance(item.instance)
+        except StoreError:
+            row = None
+        if row is None:
+            return "unknown", "unknown"
+        if len(self._descriptors) >= _DESCRIPTOR_CACHE_SIZE:
+            self._descriptors.clear()
+        known = self._descriptors[key] = (row.orchestration_name, row.orchestration_version or "")
+        return known
+
+    async def _abandon_unregistered(self, work: WorkBatch) -> None:
+        """Put back an activity this process has no code for, visible again after a backoff."""
+        opts = self.options
+        delay = retry_backoff_ms(work.attempt, opts.retry_backoff_ms)
+        _log.warning(
+            "activity %s#%s of %s is not registered; retry in %s ms (poisoned after %s attempts)",
+            work.item.name,
+            work.item.id,
+            work.item.instance,
+            delay,
+            opts.max_attempts,
+        )
+        try:
+            await self.store.abandon_work_item(work, delay_ms=delay, now_ms=now_ms())
+        except StoreError as exc:  # the lease runs out and the item is fetched again
+            _log.warning("abandoning activity %s#%s failed: %s", work.item.name, work.item.id, exc)
 
     async def _renew(self, work: WorkBatch, ctx: ActivityContext) -> None:
         interval = self.options.worker_lock_ms / 2000
@@ -331,22 +384,3 @@ class Dispatchers:
                 await asyncio.wait_for(self.timers.wait(), min(delay, max_sleep))
             except TimeoutError:
                 self.orchestrations.set()
-
-
-def _activity_poison(item: ActivityExecute, attempt: int, max_attempts: int) -> ActivityFailedItem:
-    return ActivityFailedItem(
-        instance=item.instance,
-        execution_id=item.execution_id,
-        id=item.id,
-        details=PoisonError(
-            attempt_count=attempt,
-            max_attempts=max_attempts,
-            message_type=PoisonActivity(
-                instance=item.instance,
-                execution_id=item.execution_id,
-                activity_name=item.name,
-                activity_id=item.id,
-            ),
-            message=f"activity {item.name}#{item.id} exceeded {max_attempts} attempts",
-        ),
-    )

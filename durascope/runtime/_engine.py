@@ -63,8 +63,12 @@ CARRY_FORWARD_LIMIT = 20
 
 
 def retry_backoff_ms(attempt: int, base_ms: int = 1000) -> int:
-    """Delay before retrying a batch that could not be processed (doubling, capped)."""
-    return int(min(base_ms * 2 ** max(attempt - 1, 0), 60_000))
+    """Delay before retrying work whose code is not registered (or that failed to process).
+
+    duroxide's ``UnregisteredBackoffConfig``: ``base_ms * 2**(attempt - 1)`` with the
+    exponent capped at 6, and at most 60 s; ``attempt`` is the 1-based fetch count.
+    """
+    return int(min(base_ms * 2 ** min(max(attempt - 1, 0), 6), 60_000))
 
 
 def process_turn(inp: TurnInput, code: OrchestrationResolver) -> TurnOutcome:
@@ -189,6 +193,11 @@ class _Turn(TurnBuilder):
                 )
                 continue
             if (event_type, source) in in_history:
+                # duroxide 0.1.32 has no ActivityFailed arm in this check: it records a
+                # redelivered failure again and fails the orchestration ("completion
+                # without open schedule").  A redelivery is normal under leases, so
+                # durascope drops it like any other duplicate (README, "Where durascope
+                # differs from duroxide"); the debugger shows duroxide's behaviour.
                 self._verdict(i, "duplicate", "duplicate in history")
                 continue
             if (event_type, source) in in_turn:
@@ -288,14 +297,19 @@ class _Turn(TurnBuilder):
                     if isinstance(item, TimerFiredItem):
                         known_update[self.inp.instance] = self.execution_id
         else:
-            # A final turn dispatches only detached starts; other schedules of this turn
-            # stay in history without work (the debugger reports them as never dispatched).
+            # A final turn dispatches only detached starts, and only when it completes or
+            # fails (duroxide drops them on continue-as-new and cancellation); other
+            # schedules of this turn stay in history without work (the debugger reports
+            # them as never dispatched).
             for pending in replay.pending:
-                if isinstance(pending.action.task, DetachedStartTask):
+                if isinstance(pending.action.task, DetachedStartTask) and result in (
+                    "completed",
+                    "failed",
+                ):
                     item = self._dispatch(pending.action.task, pending.event.event_id, started)
                     assert item is not None and not isinstance(item, ActivityExecute)
                     orchestrator.append(item)
-            self._subscription_breadcrumbs(replay)
+            self._subscription_breadcrumbs(replay, with_dropped=result == "continued_as_new")
             if result == "continued_as_new":
                 assert replay.continue_as_new is not None
                 self._append(OrchestrationContinuedAsNew, input=replay.continue_as_new.input)

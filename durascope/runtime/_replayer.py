@@ -87,6 +87,25 @@ _BREADCRUMB_KIND = {
 }
 
 
+_DROP_CHECK_LABELS = {
+    "activity": "activities",
+    "suborch": "sub-orchestrations",
+    "external": "external waits",
+    "queue": "persistent waits",
+}
+_SCHEDULE_OF_KIND = {
+    "ActivityScheduled": "activity",
+    "SubOrchestrationScheduled": "suborch",
+    "ExternalSubscribed": "external",
+    "ExternalSubscribedPersistent": "queue",
+}
+
+
+def _rust_set(ids: set[Any]) -> str:
+    """A set of ids as Rust's ``{:?}`` of a ``HashSet`` (sorted here; Rust's order varies)."""
+    return "{" + ", ".join(str(i) for i in sorted(ids)) + "}"
+
+
 class NondeterminismDetected(Exception):
     """Replay diverged from history; ``message`` uses duroxide's wording."""
 
@@ -203,10 +222,12 @@ class Replayer(DropSink):
         self._position = 0
         self._fifo: deque[Action] = deque()
         self._bound: dict[int, LeafFuture] = {}
+        self._closed: set[int] = set()
         self._ext_subs: dict[str, deque[LeafFuture]] = {}
         self._queue_subs: dict[str, deque[LeafFuture]] = {}
         self._queue_msgs: dict[str, deque[tuple[int, str]]] = {}
         self._coroutines: list[_Coroutine] = []
+        self._tokens = 0
         self._result = ReplayResult(custom_status=initial_custom_status)
         self.custom_status = initial_custom_status
         self.ctx = OrchestrationContext(
@@ -273,10 +294,48 @@ class Replayer(DropSink):
                     )
                 self._poll()
             result.next_event_id = next_id
+            if result.abort is None:
+                self._check_dropped_futures()
         except NondeterminismDetected as exc:
             result.abort = nondeterminism_error(exc.message)
             result.abort_event_id = exc.event_id
         return self._finish()
+
+    def _check_dropped_futures(self) -> None:
+        """The end-of-turn check (duroxide's) of persisted ``dropped_future`` breadcrumbs.
+
+        For each kind, the schedules history says were dropped (``*Cancel*`` events
+        with reason ``dropped_future`` in the persisted part) must be among those the
+        code dropped this run.  Like duroxide, the check is skipped when nothing is
+        persisted yet, for a cancelled execution and for a continue-as-new turn.
+        """
+        if self._persisted_len == 0 or self._result.continue_as_new is not None:
+            return
+        if any(e.type == "OrchestrationCancelRequested" for e in self._history):
+            return
+        persisted = self._history[: self._persisted_len]
+        for kind, label in _DROP_CHECK_LABELS.items():
+            baseline = {
+                e.source_event_id
+                for e in persisted
+                if _BREADCRUMB_KIND.get(e.type) == kind
+                and getattr(e, "reason", None) == "dropped_future"
+                and e.source_event_id is not None
+            }
+            if not baseline:
+                continue
+            scheduled = {e.event_id for e in persisted if _SCHEDULE_OF_KIND.get(e.type) == kind}
+            dropped = {
+                leaf.schedule_id
+                for leaf in self._result.dropped
+                if leaf.kind == kind and leaf.schedule_id in scheduled
+            }
+            if not baseline <= dropped:
+                raise NondeterminismDetected(
+                    f"cancellation mismatch ({label}): "
+                    f"baseline_dropped_future_cancel_requests={_rust_set(baseline)} "
+                    f"ctx_cancelled_in_replayed_segment={_rust_set(dropped)}"
+                )
 
     def _finish(self) -> ReplayResult:
         result = self._result
@@ -364,10 +423,17 @@ class Replayer(DropSink):
         leaf = leaf_for(task)
         if isinstance(task, DetachedStartTask):
             leaf.resolve(None)
-        self._fifo.append(Action(kind=leaf.kind, task=task, future=leaf))
+        self._tokens += 1
+        self._fifo.append(Action(kind=leaf.kind, task=task, future=leaf, token=self._tokens))
         return leaf
 
     def _start_retry(self, task: ActivityTask) -> DurableFuture:
+        refusal = task.retry.refusal if task.retry is not None else None
+        if refusal is not None:
+            # duroxide-python cannot turn the dict into a policy: the whole
+            # orchestration fails, the code never sees an exception.
+            self._main_done(failure=application_error(refusal.kind, refusal.message))
+            return _Never()
         future = _CoroutineFuture()
         co = _Coroutine(retry_attempts(task), future)
         future.coroutine = co
@@ -396,6 +462,16 @@ class Replayer(DropSink):
                     event.event_id,
                 )
             self._bind(action, event)
+        elif etype == "CustomStatusUpdated":
+            # The code's set/reset pops its action; none emitted yet is fine for duroxide.
+            if self._fifo:
+                action = self._fifo.popleft()
+                if action.kind != "custom_status":
+                    raise NondeterminismDetected(
+                        f"custom status mismatch: action={describe_action(action, self._now_ms)} "
+                        f"vs event={describe_event(event)}",
+                        event.event_id,
+                    )
         elif etype in _COMPLETION_KIND:
             self._complete(event, _COMPLETION_KIND[etype])
         elif etype == "ExternalEvent":
@@ -411,29 +487,23 @@ class Replayer(DropSink):
                 waiting.popleft().resolve(decode_payload(data))
             else:
                 self._queue_msgs.setdefault(name, deque()).append((event.event_id, data))
-        elif etype in _BREADCRUMB_KIND:
-            src = event.source_event_id
-            if src is not None:
-                self._result.breadcrumbed.add((_BREADCRUMB_KIND[etype], src))
-            leaf = self._bound.get(src) if src is not None else None
-            reason = getattr(event, "reason", "")
-            if reason == "dropped_future" and (leaf is None or not leaf.dropped):
-                raise NondeterminismDetected(
-                    f"cancellation mismatch ({_BREADCRUMB_KIND[etype]}): history records "
-                    f"dropping schedule id={src}, the code did not drop it",
-                    event.event_id,
-                )
+        elif etype in _BREADCRUMB_KIND and event.source_event_id is not None:
+            self._result.breadcrumbed.add((_BREADCRUMB_KIND[etype], event.source_event_id))
 
     def _complete(self, event: Event, kind: str) -> None:
         src = event.source_event_id
         leaf = self._bound.get(src) if src is not None else None
-        if leaf is None or (leaf.done and not leaf.dropped):
+        if src is None or leaf is None or src in self._closed:
             raise NondeterminismDetected("completion without open schedule", event.event_id)
+        self._closed.add(src)
         if leaf.kind != kind:
-            expected = "activity" if kind == "activity" else leaf.kind
-            raise NondeterminismDetected(
-                f"completion kind mismatch: expected {expected}", event.event_id
-            )
+            if event.type == "ActivityCompleted":
+                raise NondeterminismDetected(
+                    "completion kind mismatch: expected activity", event.event_id
+                )
+            # duroxide checks the kind only for ActivityCompleted; another completion
+            # of the wrong kind reaches no future of its kind, so nothing resumes.
+            return
         details: ErrorDetails | None = getattr(event, "details", None)
         if details is not None and is_system_error(details):
             self._result.abort = details

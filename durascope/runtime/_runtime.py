@@ -39,6 +39,8 @@ class Runtime:
         self.options = options or RuntimeOptions()
         self.registry = registry or Registry()
         self.dispatchers: Dispatchers | None = None
+        self.activity_client: Callable[[], Any] = self.client
+        """What ``ActivityContext.get_client()`` returns a new one of (this runtime's client)."""
 
     @classmethod
     async def open(cls, path: str | Path, options: RuntimeOptions | None = None) -> Runtime:
@@ -85,7 +87,9 @@ class Runtime:
         """Start the dispatchers on the running event loop."""
         if self.dispatchers is not None:
             return
-        self.dispatchers = Dispatchers(self.store, self.registry, self.options)
+        self.dispatchers = Dispatchers(
+            self.store, self.registry, self.options, client_factory=self.activity_client
+        )
         self.dispatchers.start()
 
     async def shutdown(self, timeout_s: float = 10.0) -> None:

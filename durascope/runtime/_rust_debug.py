@@ -1,10 +1,17 @@
 """duroxide's Rust ``Debug`` renderings of actions and events.
 
-duroxide writes ``schedule mismatch: action={:?} vs event={:?}``; producing the
-same text makes nondeterminism failures compare equal across the two runtimes.
+duroxide writes ``schedule mismatch: action={:?} vs event={:?}`` (and the same
+for custom status); producing the same text makes nondeterminism failures
+compare equal across the two runtimes.  Rust prints an ``Option`` field as
+``None`` or ``Some(value)``, strings quoted and escaped, enum unit variants bare
+(``ActivityFailed``) and struct variants as ``Name { field: value, ... }``.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
 
 from durascope.history import ENVELOPE_FIELDS, Event
 from durascope.runtime._actions import Action
@@ -47,8 +54,54 @@ def _rust_struct(name: str, fields: list[tuple[str, str]]) -> str:
     return f"{name} {{ {inner} }}" if fields else name
 
 
+def rust_debug_value(value: Any) -> str:
+    """A field value as Rust's ``{:?}`` prints it (strings, numbers, lists, error details)."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return rust_debug_str(value)
+    if isinstance(value, tuple | list):
+        items = ", ".join(
+            "(" + ", ".join(rust_debug_value(v) for v in item) + ")"
+            if isinstance(item, tuple)
+            else rust_debug_value(item)
+            for item in value
+        )
+        return f"[{items}]"
+    if isinstance(value, BaseModel):
+        return _rust_model(getattr(type(value), "variant", type(value).__name__), value, ())
+    return str(value)
+
+
+def _rust_model(name: str, model: BaseModel, skip: tuple[str, ...]) -> str:
+    """A model as a Rust struct (variant): optional fields ``Some``/``None``, enum kinds bare."""
+    fields: list[tuple[str, str]] = []
+    for key, info in type(model).model_fields.items():
+        if key in skip:
+            continue
+        value = getattr(model, key)
+        if key == "kind" and isinstance(value, str):
+            rendered = value  # an enum unit variant: AppErrorKind, ConfigErrorKind
+        else:
+            rendered = rust_debug_value(value)
+        optional = not info.is_required() and info.default is None
+        if optional and value is not None:
+            rendered = f"Some({rendered})"
+        fields.append((key, rendered))
+    return _rust_struct(name, fields)
+
+
 def describe_action(action: Action, now_ms: int = 0) -> str:
-    """An action as duroxide's ``Action`` Debug rendering (for nondeterminism messages)."""
+    """An action as duroxide's ``Action`` Debug rendering (for nondeterminism messages).
+
+    An action not yet matched to an event has ``scheduling_event_id: 0``; an
+    auto-id child is still its placeholder ``sub::pending_{token}``, the token
+    counting the schedule actions the code emitted so far, this one included.
+    """
     task = action.task
     sched = ("scheduling_event_id", "0")
     if action.kind == "custom_status":
@@ -72,7 +125,7 @@ def describe_action(action: Action, now_ms: int = 0) -> str:
         return _rust_struct("DequeueEvent", [sched, ("name", rust_debug_str(task.name))])
     if isinstance(task, SubOrchestrationTask | DetachedStartTask):
         detached = isinstance(task, DetachedStartTask)
-        instance = task.instance if task.instance is not None else "sub::pending_0"
+        instance = task.instance if task.instance is not None else f"sub::pending_{action.token}"
         return _rust_struct(
             "StartOrchestrationDetached" if detached else "StartSubOrchestration",
             [
@@ -93,17 +146,11 @@ _RUST_EVENT_NAMES = {
 }
 
 
+def rust_event_name(event_type: str) -> str:
+    """The ``EventKind`` variant duroxide names an event JSON ``type`` by (queues differ)."""
+    return _RUST_EVENT_NAMES.get(event_type, event_type)
+
+
 def describe_event(event: Event) -> str:
     """An event as duroxide's ``EventKind`` Debug rendering (for nondeterminism messages)."""
-    fields: list[tuple[str, str]] = []
-    for key in type(event).model_fields:
-        if key in ENVELOPE_FIELDS:
-            continue
-        value = getattr(event, key)
-        if isinstance(value, str):
-            fields.append((key, rust_debug_str(value)))
-        elif value is None:
-            fields.append((key, "None"))
-        else:
-            fields.append((key, str(value)))
-    return _rust_struct(_RUST_EVENT_NAMES.get(event.type, event.type), fields)
+    return _rust_model(rust_event_name(event.type), event, (*ENVELOPE_FIELDS, "type"))

@@ -247,13 +247,23 @@ INSERT INTO worker_queue (work_item, visible_at_ms, instance_id, execution_id, a
 CANCEL_WORK = """
 DELETE FROM worker_queue WHERE instance_id = ? AND execution_id = ? AND activity_id = ?"""
 
-FETCH_WORK = """
+WORK_TAG = (
+    "(CASE WHEN json_valid(work_item) THEN json_extract(work_item, '$.ActivityExecute.tag') END)"
+)
+"""A worker row's tag, NULL when untagged (or when the row is not JSON: it gets parked)."""
+
+
+def fetch_work(tag_condition: str) -> str:
+    """Lock the lowest-id visible, unlocked worker row whose tag meets ``tag_condition``."""
+    return f"""
 UPDATE worker_queue SET lock_token = :token, locked_until_ms = :until,
     attempt_count = attempt_count + 1
 WHERE id = (SELECT id FROM worker_queue
             WHERE +visible_at_ms <= :now AND (locked_until_ms IS NULL OR locked_until_ms <= :now)
+                AND {tag_condition}
             ORDER BY id LIMIT 1)
 RETURNING id, work_item, attempt_count"""
+
 
 PARK_WORK = """
 UPDATE worker_queue SET visible_at_ms = ?, lock_token = NULL, locked_until_ms = NULL

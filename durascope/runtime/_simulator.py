@@ -25,9 +25,9 @@ from durascope.history import (
     TurnRecord,
     target_instance,
 )
-from durascope.runtime._activities import ActivityContext, run_activity
+from durascope.runtime._activities import ActivityContext, activity_poison, run_activity
 from durascope.runtime._child_ids import check_root_instance_id
-from durascope.runtime._engine import process_turn
+from durascope.runtime._engine import process_turn, retry_backoff_ms
 from durascope.runtime._registry import Registry
 from durascope.runtime._tasks import encode_payload
 from durascope.runtime._turn_types import TurnInput, TurnOutcome
@@ -58,6 +58,15 @@ class SimulatedInstance:
         return self.outputs.get(self.current_execution_id)
 
 
+@dataclass
+class _Work:
+    """An activity on the simulated worker queue."""
+
+    item: ActivityExecute
+    visible_ms: int
+    attempts: int = 0
+
+
 class Simulation:
     """An in-memory runtime on a virtual clock (see the module docstring).
 
@@ -66,6 +75,7 @@ class Simulation:
         policy: Sub-orchestration policy.
         start_ms: Initial virtual time.
         max_attempts: Poison threshold.
+        retry_backoff_ms: First delay before work with no registered code is retried.
     """
 
     def __init__(
@@ -75,18 +85,20 @@ class Simulation:
         policy: SubOrchestrationPolicy = "fixed",
         start_ms: int = 1_700_000_000_000,
         max_attempts: int = 10,
+        retry_backoff_ms: int = 1000,
     ) -> None:
         self.registry = registry
         self.policy: SubOrchestrationPolicy = policy
         self.now_ms = start_ms
         self.max_attempts = max_attempts
+        self.retry_backoff_ms = retry_backoff_ms
         self.instances: dict[str, SimulatedInstance] = {}
         self.turns: list[TurnRecord] = []
         self.known_executions: dict[str, int] = {}
         self._seq = itertools.count()
         self._queue: list[tuple[int, int, OrchestratorItem]] = []
         self._attempts: dict[str, int] = {}
-        self._worker: list[ActivityExecute] = []
+        self._worker: list[_Work] = []
         self._turn_numbers: dict[str, int] = {}
 
     # Client-side operations.
@@ -132,7 +144,7 @@ class Simulation:
         for _ in range(max_turns):
             if await self._step():
                 continue
-            due = [v for _, v, _ in self._queue]
+            due = [v for _, v, _ in self._queue] + [w.visible_ms for w in self._worker]
             if not due:
                 return
             nxt = min(due)
@@ -142,16 +154,9 @@ class Simulation:
         raise RuntimeError(f"simulation did not settle within {max_turns} turns")
 
     async def _step(self) -> bool:
-        if self._worker:
-            item = self._worker.pop(0)
-            inst = self.instances.get(item.instance)
-            ctx = ActivityContext(
-                item,
-                worker_id="simulator",
-                orchestration_name=inst.orchestration_name if inst else "",
-                orchestration_version=(inst.orchestration_version or "") if inst else "",
-            )
-            self.enqueue(await run_activity(self.registry, item, ctx, now_ms=self.now_ms))
+        work = next((w for w in self._worker if w.visible_ms <= self.now_ms), None)
+        if work is not None:
+            await self._run_work(work)
             return True
         visible = [(s, v, i) for s, v, i in self._queue if v <= self.now_ms]
         if not visible:
@@ -160,6 +165,28 @@ class Simulation:
         batch = [r for r in visible if target_instance(r[2]) == instance]
         self.run_turn(instance, batch)
         return True
+
+    async def _run_work(self, work: _Work) -> None:
+        """Run (or poison, or put back) one activity, as the worker dispatcher does."""
+        self._worker.remove(work)
+        work.attempts += 1
+        item = work.item
+        if work.attempts > self.max_attempts:
+            self.enqueue(activity_poison(item, work.attempts, self.max_attempts))
+            return
+        inst = self.instances.get(item.instance)
+        ctx = ActivityContext(
+            item,
+            worker_id="simulator",
+            orchestration_name=inst.orchestration_name if inst else "",
+            orchestration_version=(inst.orchestration_version or "") if inst else "",
+        )
+        outcome = await run_activity(self.registry, item, ctx, now_ms=self.now_ms)
+        if outcome is None:  # not registered: back on the queue after a backoff
+            work.visible_ms = self.now_ms + retry_backoff_ms(work.attempts, self.retry_backoff_ms)
+            self._worker.append(work)
+            return
+        self.enqueue(outcome)
 
     def run_turn(
         self, instance: str, batch: list[tuple[int, int, OrchestratorItem]]
@@ -186,6 +213,7 @@ class Simulation:
                 policy=self.policy,
                 known_executions=dict(self.known_executions),
                 parent_execution_fallback=fallback,
+                retry_backoff_ms=self.retry_backoff_ms,
             ),
             self.registry,
         )
@@ -237,12 +265,12 @@ class Simulation:
             w
             for w in self._worker
             if not (
-                w.instance == outcome.instance
-                and w.execution_id == outcome.execution_id
-                and w.id in cancelled
+                w.item.instance == outcome.instance
+                and w.item.execution_id == outcome.execution_id
+                and w.item.id in cancelled
             )
         ]
-        self._worker.extend(outcome.worker_items)
+        self._worker.extend(_Work(item, self.now_ms) for item in outcome.worker_items)
         for item in outcome.orchestrator_items:
             self.enqueue(item)
 

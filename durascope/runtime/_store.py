@@ -66,6 +66,7 @@ from durascope.runtime._store_types import (
     StoreError,
     WorkBatch,
 )
+from durascope.runtime._tag_filter import TagFilter
 from durascope.runtime._turn_types import TurnOutcome
 
 T = TypeVar("T")
@@ -430,18 +431,27 @@ class SqliteStore:
 
     # -- worker queue -------------------------------------------------------------
 
-    async def fetch_work_item(self, *, now_ms: int, lock_ms: int) -> WorkBatch | None:
+    async def fetch_work_item(
+        self, *, now_ms: int, lock_ms: int, tag_filter: TagFilter | None = None
+    ) -> WorkBatch | None:
         """Lock the lowest-id visible, unlocked (or lock-expired) worker row.
 
         Rows that do not decode as ``ActivityExecute`` are parked (kept for
         inspection, never fetched again) and the next row is tried.
+
+        Args:
+            now_ms: The current time.
+            lock_ms: How long the row stays locked unless renewed.
+            tag_filter: Take only activities whose tag it admits (any when None).
         """
         token = secrets.token_hex(16)
-        params = {"token": token, "until": now_ms + lock_ms, "now": now_ms}
+        condition, tags = (tag_filter or TagFilter(kind="any")).sql(sql.WORK_TAG)
+        statement = sql.fetch_work(condition)
+        params = {"token": token, "until": now_ms + lock_ms, "now": now_ms, **tags}
 
         def body(db: sqlite3.Connection) -> WorkBatch | None:
             while True:
-                rows = db.execute(sql.FETCH_WORK, params).fetchall()
+                rows = db.execute(statement, params).fetchall()
                 if not rows:
                     return None
                 [(row_id, raw, attempt)] = rows

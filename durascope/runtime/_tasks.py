@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 SYSCALL_NEW_GUID = "__duroxide_syscall:new_guid"
 """duroxide's system activity behind ``new_guid``."""
@@ -34,42 +34,124 @@ def decode_payload(raw: str | None) -> Any:
         return raw
 
 
+BackoffKind = Literal["exponential", "fixed", "linear"]
+"""duroxide-python's backoff names; any other string means ``linear``."""
+
+RETRY_TIMEOUT_ERROR = "timeout: activity timed out"
+"""What a retried activity fails with when an attempt's timeout fires (never retried)."""
+
+
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Retry policy for ``schedule_activity_with_retry``.
+class PolicyRefusal:
+    """Why duroxide-python rejects a retry dict: the orchestration fails (uncatchably).
 
     Attributes:
-        max_attempts: Total attempts, the first included.
-        timeout_ms: Per-attempt timeout (a timer raced against the attempt), if any.
-        total_timeout_ms: Give up once this much time has passed since the first attempt.
-        backoff_ms: Delay before attempt n+1 is ``backoff_ms * 2**(n-1)``.
+        kind: ``OrchestrationFailed`` for a field of the wrong type (duroxide-python
+            cannot decode the yielded task), ``Panicked`` for ``max_attempts`` 0.
+        message: duroxide's error message.
+    """
+
+    kind: Literal["OrchestrationFailed", "Panicked"]
+    message: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry policy for ``schedule_activity_with_retry`` (duroxide's ``RetryPolicy``).
+
+    Attributes:
+        max_attempts: Total attempts, the first included (at least 1).
+        timeout_ms: Per-attempt timeout: a timer raced against each attempt.  When it
+            fires first the retry gives up at once with ``timeout: activity timed out``;
+            timeouts are never retried, only activity errors are.
+        backoff: Delay before the next attempt: ``exponential`` (100 ms, doubling, at
+            most 30 s; the default), ``fixed`` (1 s) or ``linear`` (100 ms times the
+            attempt number, at most 30 s).
+        refusal: Set when duroxide-python would reject the dict this policy was read
+            from; yielding the task then fails the orchestration.
     """
 
     max_attempts: int = 3
     timeout_ms: int | None = None
-    total_timeout_ms: int | None = None
-    backoff_ms: int = 1000
+    backoff: BackoffKind = "exponential"
+    refusal: PolicyRefusal | None = None
+
+    def delay_ms(self, attempt: int) -> int:
+        """The backoff after failed attempt ``attempt`` (1-based), as duroxide computes it."""
+        if self.backoff == "fixed":
+            return 1000
+        if self.backoff == "linear":
+            return min(100 * attempt, 30_000)
+        return int(min(100 * 2 ** min(max(attempt - 1, 0), 20), 30_000))
 
     @classmethod
     def from_dict(cls, retry: dict[str, Any]) -> RetryPolicy:
-        """Accept duroxide-python's retry dict (snake_case or camelCase keys)."""
+        """Read duroxide-python's retry dict (snake_case or camelCase keys).
 
-        def pick(snake: str, camel: str) -> Any:
-            return retry.get(snake, retry.get(camel))
+        ``max_attempts`` defaults to 3 and ``backoff`` to exponential.
+        ``total_timeout_ms`` is duroxide's ``with_total_timeout``, an alias of the
+        per-attempt timeout; when both are given it wins over ``timeout_ms``.
+        """
 
+        def pick(snake: str, camel: str, default: Any = None) -> Any:
+            return retry.get(snake, retry.get(camel, default))
+
+        max_attempts = pick("max_attempts", "maxAttempts", 3)
+        timeout = pick("timeout_ms", "timeoutMs")
+        total = pick("total_timeout_ms", "totalTimeoutMs")
         backoff = retry.get("backoff")
-        backoff_ms = 1000
-        if isinstance(backoff, int | float):
-            backoff_ms = int(backoff)
-        elif isinstance(backoff, dict):
-            raw = backoff.get("initial_ms", backoff.get("initialMs", backoff.get("delay_ms")))
-            backoff_ms = int(raw) if raw is not None else 1000
-        return cls(
-            max_attempts=int(pick("max_attempts", "maxAttempts") or 3),
-            timeout_ms=pick("timeout_ms", "timeoutMs"),
-            total_timeout_ms=pick("total_timeout_ms", "totalTimeoutMs"),
-            backoff_ms=backoff_ms,
+        refusal = (
+            _type_problem(max_attempts, "u32", optional=False)
+            or _type_problem(timeout, "u64", optional=True)
+            or _type_problem(total, "u64", optional=True)
+            or _type_problem(backoff, "a string", optional=True)
         )
+        if refusal is not None:
+            return cls(refusal=PolicyRefusal("OrchestrationFailed", refusal))
+        if max_attempts == 0:
+            return cls(refusal=PolicyRefusal("Panicked", "max_attempts must be at least 1"))
+        kind: BackoffKind = "linear"
+        if backoff is None or backoff == "exponential":
+            kind = "exponential"
+        elif backoff == "fixed":
+            kind = "fixed"
+        chosen = total if total is not None else timeout
+        return cls(
+            max_attempts=int(max_attempts),
+            timeout_ms=None if chosen is None else int(chosen),
+            backoff=kind,
+        )
+
+
+def _type_problem(value: Any, expected: str, *, optional: bool) -> str | None:
+    """The serde message when ``value`` does not decode as ``expected`` (None if it does)."""
+    if value is None:
+        return None if optional else f"{_INVALID}invalid type: null, expected {expected}"
+    if expected == "a string":
+        if isinstance(value, str):
+            return None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return None
+        return f"{_INVALID}invalid value: integer `{value}`, expected {expected}"
+    return f"{_INVALID}invalid type: {_serde_unexpected(value)}, expected {expected}"
+
+
+_INVALID = "Invalid generator step result: "
+
+
+def _serde_unexpected(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{json.dumps(value)}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, list | tuple):
+        return "sequence"
+    return "map"
 
 
 @dataclass(frozen=True)
@@ -172,23 +254,30 @@ Task = (
 
 
 def retry_attempts(task: ActivityTask) -> Generator[Task, Any, Any]:
-    """The attempts of a retried activity, as durable tasks (so they replay)."""
+    """The attempts of a retried activity as durable tasks, so they replay.
+
+    duroxide's ``schedule_activity_with_retry``: each attempt (raced against the
+    timeout timer when there is one) runs the plain activity; an activity error is
+    retried after the policy's backoff timer (none when the delay is 0); a timeout
+    ends the retry at once; after the last attempt the last error is raised.
+    """
     policy = task.retry
     assert policy is not None
     plain = replace(task, retry=None)
-    last_error = "activity failed"
-    for attempt in range(1, max(policy.max_attempts, 1) + 1):
+    last_error = ""
+    for attempt in range(1, policy.max_attempts + 1):
         try:
-            if policy.timeout_ms:
-                raced = yield RaceTask((plain, TimerTask(int(policy.timeout_ms))))
-                if raced["index"] == 1:
-                    raise Exception(
-                        f"activity '{task.name}' timed out after {policy.timeout_ms} ms"
-                    )
-                return raced["value"]
-            return (yield plain)
-        except Exception as exc:
+            if policy.timeout_ms is None:
+                return (yield plain)
+            raced = yield RaceTask((plain, TimerTask(policy.timeout_ms)))
+        except Exception as exc:  # the attempt failed: retry
             last_error = str(exc)
-            if attempt < policy.max_attempts:
-                yield TimerTask(policy.backoff_ms * 2 ** (attempt - 1))
+        else:
+            if raced["index"] == 1:
+                raise Exception(RETRY_TIMEOUT_ERROR)
+            return raced["value"]
+        if attempt < policy.max_attempts:
+            delay = policy.delay_ms(attempt)
+            if delay > 0:
+                yield TimerTask(delay)
     raise Exception(last_error)

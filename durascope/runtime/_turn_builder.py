@@ -167,8 +167,25 @@ class TurnBuilder:
                 self._append(QueueSubscriptionCancelled, sid, reason="dropped_future")
         return cancels
 
-    def _subscription_breadcrumbs(self, replay: ReplayResult) -> None:
-        for leaf in replay.open_subscriptions:
+    def _subscription_breadcrumbs(self, replay: ReplayResult, *, with_dropped: bool) -> None:
+        """``*Cancelled{orchestration_terminal}`` for the subscriptions the execution ends with.
+
+        With ``with_dropped`` (a continue-as-new turn), waits dropped in this very turn
+        count among them: duroxide writes no ``dropped_future`` breadcrumb there, it
+        cancels them as the execution ends (seen in its histories; the differential
+        scenario ``race_then_continue_as_new``).
+        """
+        leaves = list(replay.open_subscriptions)
+        if with_dropped:
+            leaves += [
+                leaf
+                for leaf in replay.dropped
+                if leaf.kind in ("external", "queue")
+                and leaf.schedule_id is not None
+                and (leaf.kind, leaf.schedule_id) not in replay.breadcrumbed
+            ]
+            leaves.sort(key=lambda leaf: leaf.schedule_id or 0)
+        for leaf in leaves:
             if leaf.kind == "external":
                 self._append(
                     ExternalSubscribedCancelled, leaf.schedule_id, reason="orchestration_terminal"

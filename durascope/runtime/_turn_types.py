@@ -14,10 +14,12 @@ from typing import Literal
 
 from durascope.history import (
     ActivityExecute,
+    ContinueAsNew,
     Event,
     MessageVerdict,
     OrchestratorItem,
     SentWorkItem,
+    StartOrchestration,
     SubOrchestrationPolicy,
     TurnRecord,
     TurnResult,
@@ -122,7 +124,7 @@ class TurnOutcome:
     error: str | None = None
 
     def sent(self) -> tuple[SentWorkItem, ...]:
-        """Every work item this turn sends, with its queue and target."""
+        """Every work item this turn sends, with its queue, target instance and execution."""
         out = [
             SentWorkItem(
                 item=w,
@@ -137,11 +139,19 @@ class TurnOutcome:
                 item=o,
                 queue="orchestrator",
                 target_instance=target_instance(o),
-                target_execution=target_execution(o),
+                target_execution=self._addressed_execution(o),
             )
             for o in self.orchestrator_items
         )
         return tuple(out)
+
+    def _addressed_execution(self, item: OrchestratorItem) -> int | None:
+        """The execution the runtime applies ``item`` to (see ``SentWorkItem``)."""
+        if isinstance(item, StartOrchestration):
+            return 1
+        if isinstance(item, ContinueAsNew):
+            return self.execution_id + 1
+        return target_execution(item)
 
     def record(
         self,

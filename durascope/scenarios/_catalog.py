@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from durascope.history import SubOrchestrationPolicy
+from durascope.history import ActivityFailed, ActivityFailedItem, SubOrchestrationPolicy
 from durascope.runtime import Client, Runtime
 from durascope.scenarios import demo_orchestrations as code
 
@@ -27,6 +28,8 @@ class Scenario:
         code_change: Registers replacement code after a restart, if the scenario
             simulates a deployment (the nondeterminism scenario).
         after_change: Client calls made once the changed code runs.
+        after_shutdown: Client calls made once no runtime is running (what they
+            enqueue stays on the queue).
     """
 
     name: str
@@ -36,6 +39,7 @@ class Scenario:
     drive: Driver
     code_change: Callable[[Runtime], None] | None = None
     after_change: Driver | None = None
+    after_shutdown: Driver | None = None
 
 
 async def wait_running(client: Client, instance_id: str, timeout_s: float = 5.0) -> None:
@@ -139,6 +143,155 @@ async def _drive_orphan(prefix: str, client: Client) -> None:
     await client.start_orchestration(f"{prefix}-after-orphan", "ProcessBatch", 99)
 
 
+def _early_event(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("ApprovalWindow")
+    def approval_window(ctx: Any, _: Any) -> Any:
+        """Prepares for a while, then opens a window for the approval."""
+        ctx.set_custom_status("preparing")
+        yield ctx.schedule_timer(300)
+        won = yield ctx.race(ctx.wait_for_event("approve"), ctx.schedule_timer(200))
+        return "approved" if won["index"] == 0 else "window closed without an approval"
+
+
+async def _drive_early_event(prefix: str, client: Client) -> None:
+    window = f"{prefix}-window"
+    await client.start_orchestration(window, "ApprovalWindow", None)
+    await wait_custom_status(client, window, "preparing")
+    await client.raise_event(window, "approve", "ok")  # before the wait: never delivered
+    await client.wait_for_orchestration(window, 10.0)
+
+
+def _redelivery(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Reconcile")
+    def reconcile(ctx: Any, sku: str) -> Any:
+        """Tries to reserve (it fails, and is handled), then waits for the books to close."""
+        try:
+            reserved = yield ctx.schedule_activity("Reserve", sku)
+        except Exception as exc:
+            reserved = f"not reserved: {exc}"
+        ctx.set_custom_status("reconciled")
+        closed = yield ctx.wait_for_event("close")
+        return [reserved, closed]
+
+
+async def _drive_redelivery(prefix: str, client: Client) -> None:
+    books = f"{prefix}-books"
+    await client.start_orchestration(books, "Reconcile", "sku-9")
+    await wait_custom_status(client, books, "reconciled")
+    # At-least-once delivery: the worker's failure report arrives a second time.
+    failed = next(e for e in await client.read_history(books) if isinstance(e, ActivityFailed))
+    again = ActivityFailedItem(
+        instance=books,
+        execution_id=failed.execution_id,
+        id=failed.source_event_id or 0,
+        details=failed.details,
+    )
+    await client.store.enqueue([again], now_ms=int(time.time() * 1000))
+    deadline = asyncio.get_running_loop().time() + 5
+    while not any(
+        v.verdict == "duplicate" for t in await client.list_turns(books) for v in t.messages
+    ):
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    await client.raise_event(books, "close", "closed")
+    await client.wait_for_orchestration(books, 10.0)
+
+
+def _final_turn(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Dispatch")
+    def dispatch(ctx: Any, _: Any) -> Any:
+        """Once begun, takes a cached answer from the mailbox or computes it in a child."""
+        ctx.set_custom_status("waiting for begin")
+        yield ctx.wait_for_event("begin")
+        won = yield ctx.race(
+            ctx.schedule_sub_orchestration("ProcessBatch", 7), ctx.dequeue_event("cache")
+        )
+        return won
+
+
+async def _drive_final_turn(prefix: str, client: Client) -> None:
+    dispatcher = f"{prefix}-dispatch"
+    await client.start_orchestration(dispatcher, "Dispatch", None)
+    await wait_custom_status(client, dispatcher, "waiting for begin")
+    await client.enqueue_event(dispatcher, "cache", "cached answer")
+    deadline = asyncio.get_running_loop().time() + 5
+    while not any(
+        e.type == "ExternalEventPersistent" for e in await client.read_history(dispatcher)
+    ):
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    await client.raise_event(dispatcher, "begin", "now")
+    await client.wait_for_orchestration(dispatcher, 10.0)
+
+
+def _relay(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Relay")
+    def relay(ctx: Any, job: list[Any]) -> Any:
+        """Execution 1 leaves a slow child behind; execution 2 waits on another at event 2."""
+        n, second = job
+        if n == 1:
+            yield ctx.race(
+                ctx.schedule_sub_orchestration("AwaitRelease", "first"), ctx.schedule_timer(20)
+            )
+            return (yield ctx.continue_as_new([2, second]))
+        won = yield ctx.race(
+            ctx.schedule_sub_orchestration_with_id("AwaitRelease", second, "second"),
+            ctx.schedule_timer(600_000),
+        )
+        return won
+
+
+async def _drive_relay(prefix: str, client: Client) -> None:
+    parent, second = f"{prefix}-relay", f"{prefix}-relay-second"
+    await client.start_orchestration(parent, "Relay", [1, second])
+    await wait_custom_status(client, second, "waiting for release")
+    # The first child finishes while execution 2 waits on the second one.
+    await client.raise_event(f"{parent}::sub::2", "release", "from the first child")
+    await client.wait_for_orchestration(parent, 10.0)
+    await client.raise_event(second, "release", "from the second child")
+    await client.wait_for_orchestration(second, 10.0)
+
+
+def _lost_completion(runtime: Runtime) -> None:
+    _common(runtime)
+
+    @runtime.register_orchestration("Shipper")
+    def shipper(ctx: Any, n: int) -> Any:
+        """Execution 1 warms up with an activity; execution 2 ships through a child."""
+        if n == 1:
+            yield ctx.schedule_activity("Echo", "warm up")
+            return (yield ctx.continue_as_new(2))
+        return (yield ctx.schedule_sub_orchestration("ProcessBatch", n))
+
+
+async def _drive_lost_completion(prefix: str, client: Client) -> None:
+    parent = f"{prefix}-shipper"
+    await client.start_orchestration(parent, "Shipper", 1)
+    for _ in range(300):
+        children = [i for i in await client.list_instances() if i.parent_instance_id == parent]
+        if children and all(c.status == "Completed" for c in children):
+            break
+        await asyncio.sleep(0.01)
+
+
+async def _drive_orphan_noop(prefix: str, client: Client) -> None:
+    """Nothing to do while the runtime runs."""
+
+
+async def _after_queued_orphan(prefix: str, client: Client) -> None:
+    await client.raise_event(f"{prefix}-ghost", "wake", "nobody is there")
+
+
 def _bind(driver: Callable[[str, Client], Awaitable[None]], prefix: str) -> Driver:
     async def drive(client: Client) -> None:
         await driver(prefix, client)
@@ -230,5 +383,48 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a cancel for an instance that does not exist is discarded without blocking the queue",
         _common,
         _bind(_drive_orphan, "orphan"),
+    ),
+    Scenario(
+        "early-event",
+        "fixed",
+        "an approval raised before the orchestration waits for it is never delivered",
+        _early_event,
+        _bind(_drive_early_event, "early"),
+    ),
+    Scenario(
+        "redelivered-completion",
+        "fixed",
+        "an activity's failure report delivered twice: the second is recognised and ignored",
+        _redelivery,
+        _bind(_drive_redelivery, "redelivery"),
+    ),
+    Scenario(
+        "final-turn-child",
+        "fixed",
+        "a child scheduled in the turn that ends its parent is never started",
+        _final_turn,
+        _bind(_drive_final_turn, "final"),
+    ),
+    Scenario(
+        "legacy-misrouted-relay",
+        "legacy",
+        "a stale child's completion resolves another child's schedule in the next execution",
+        _relay,
+        _bind(_drive_relay, "legacy"),
+    ),
+    Scenario(
+        "legacy-lost-completion",
+        "legacy",
+        "a child's completion addressed to the parent's old execution is dropped: it hangs",
+        _lost_completion,
+        _bind(_drive_lost_completion, "legacy"),
+    ),
+    Scenario(
+        "queued-orphan",
+        "fixed",
+        "an event for an instance that does not exist, raised while no runtime runs, stays queued",
+        _common,
+        _bind(_drive_orphan_noop, "queued"),
+        after_shutdown=_bind(_after_queued_orphan, "queued"),
     ),
 )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from durascope.runtime import Runtime, RuntimeOptions, SqliteStore
+from durascope.runtime import Client, Runtime, RuntimeOptions, SqliteStore
 from durascope.scenarios._catalog import SCENARIOS, Scenario
 
 Progress = Callable[[str], None]
@@ -58,7 +58,9 @@ async def run_scenarios(
     """Run the named scenarios (all by default) into the store at ``path``.
 
     Scenarios of one policy share a runtime; a scenario that simulates a deployment
-    gets a second runtime with its changed code afterwards.
+    gets a second runtime with its changed code afterwards.  Last, with no runtime
+    running, each scenario's ``after_shutdown`` client calls run (what they enqueue
+    stays queued).
     """
     chosen = [s for s in SCENARIOS if names is None or s.name in names]
     store = await SqliteStore.open(path)
@@ -75,6 +77,10 @@ async def run_scenarios(
                 if progress:
                     progress("restarting with changed code: " + ", ".join(s.name for s in changed))
                 await _run_group(store, changed, "code_change", "after_change")
+        client = Client(store)
+        for s in chosen:
+            if s.after_shutdown is not None:
+                await s.after_shutdown(client)
     finally:
         await store.close()
     return chosen

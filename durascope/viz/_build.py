@@ -27,6 +27,9 @@ from durascope.viz._graph import (
     execution_status,
 )
 
+COLLISIONS_LISTED = 3
+"""Colliding schedules listed on the node they hit; more are counted."""
+
 
 @dataclass
 class _Draft:
@@ -288,6 +291,7 @@ class GraphBuilder:
             )
             if link.child_exists and child in self.last:
                 self._delivery(source, link)
+        claims: dict[str, list[str]] = defaultdict(list)  # hit node -> the schedules that hit it
         for link in self.model.child_links:
             source = self.placed.get((link.parent_instance, link.parent_execution), "")
             if (
@@ -314,12 +318,27 @@ class GraphBuilder:
                 child_instance=link.child_instance,
                 severity=found.severity if found else "error",
             )
-            self._mark(
-                self.first[link.child_instance],
-                "collision_hit",
-                f"id also claimed by {link.parent_instance} exec {link.parent_execution} "
-                f"#{link.event_id}",
+            claims[self.first[link.child_instance]].append(
+                f"{link.parent_instance} exec {link.parent_execution} #{link.event_id}"
             )
+        for node_id, claimed_by in claims.items():
+            self._mark_collisions(node_id, claimed_by)
+
+    def _mark_collisions(self, node_id: str, claimed_by: list[str]) -> None:
+        """Mark the instance colliding schedules hit, with each claim (a count past a few)."""
+        draft = self.drafts.get(node_id)
+        if draft is None:
+            return
+        if "collision_hit" not in draft.marks:
+            draft.marks.append("collision_hit")
+        if len(claimed_by) == 1:
+            draft.notes.append(f"id also claimed by {claimed_by[0]}")
+            return
+        shown = claimed_by[:COLLISIONS_LISTED]
+        draft.notes.append(f"id also claimed by {len(claimed_by)} other schedules:")
+        draft.notes += [f"- {claim}" for claim in shown]
+        if len(claimed_by) > len(shown):
+            draft.notes.append(f"- and {len(claimed_by) - len(shown)} more")
 
     def _delivery(self, target: str, link: ChildLink) -> None:
         key = (link.parent_instance, link.parent_execution)

@@ -124,7 +124,23 @@ def edge_attributes(edge: GraphEdge) -> dict[str, str]:
     out["fontcolor"] = quote(style["color"])
     if edge.kind in ("misrouted", "collision"):
         out["constraint"] = "false"  # cross-tree edges must not drag the layout around
+    if drawn_reversed(edge):
+        out["dir"] = "back"
+        out["arrowtail"] = out.pop("arrowhead")
+        out["arrowhead"] = quote("none")
     return out
+
+
+def drawn_reversed(edge: GraphEdge) -> bool:
+    """Whether DOT writes the edge target -> source with ``dir=back`` (the arrow unchanged).
+
+    A misrouted completion runs child -> parent while the collision that usually
+    comes with it (the same execution rescheduling the same child id) runs
+    parent -> child.  Dot lays two unconstrained edges of opposite directions
+    between the same nodes on one line, labels on top of each other; written in
+    the same direction they become parallel edges with separate labels.
+    """
+    return edge.kind == "misrouted"
 
 
 def to_dot(graph: Graph) -> str:
@@ -152,6 +168,9 @@ def to_dot(graph: Graph) -> str:
         if node.id not in clustered:
             out.append(f"  {ids[node.id]} [{_attrs(node_attributes(node))}];")
     for edge in graph.edges:
-        out.append(f"  {ids[edge.source]} -> {ids[edge.target]} [{_attrs(edge_attributes(edge))}];")
+        tail, head = (
+            (edge.target, edge.source) if drawn_reversed(edge) else (edge.source, edge.target)
+        )
+        out.append(f"  {ids[tail]} -> {ids[head]} [{_attrs(edge_attributes(edge))}];")
     out.append("}")
     return "\n".join(out) + "\n"

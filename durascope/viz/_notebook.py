@@ -94,6 +94,19 @@ def findings_table(findings: Sequence[Finding]) -> str:
     return f"{TABLE}<tr>{head}</tr>{rows}</table>"
 
 
+def turn_range_error(timeline: Timeline, index: int) -> str:
+    """Why ``index`` names no turn of ``timeline``: the instance and the valid range."""
+    iid = safe_text(timeline.instance.instance_id, 200)
+    count = len(timeline)
+    if count == 0:
+        why = "no executions recorded" if not timeline.instance.executions else "no events"
+        return f"instance {iid!r} has no turns ({why}); turn {index} does not exist"
+    return (
+        f"instance {iid!r} has {count} turn{'s' if count != 1 else ''}: turn {index} is out of "
+        f"range (use 0 to {count - 1}, or -{count} to -1 from the end)"
+    )
+
+
 def finding_line(f: Finding) -> str:
     """One finding as a plain line."""
     where = f" exec {f.execution}" if f.execution is not None else ""
@@ -263,6 +276,8 @@ class TurnDisplay(Displayable):
     """One dispatcher turn: messages with verdicts, the delta, work sent, and the state after."""
 
     def __init__(self, session: Session, timeline: Timeline, index: int) -> None:
+        if not 0 <= index < len(timeline):
+            raise IndexError(turn_range_error(timeline, index))
         self.session, self.timeline, self.index = session, timeline, index
         self.turn: Turn = timeline.turns[index]
 
@@ -353,9 +368,17 @@ class InstanceDisplay(Displayable):
         return self.session.timeline(self.instance.instance_id)
 
     def turn(self, index: int) -> TurnDisplay:
-        """Turn ``index`` (0-based; negative counts from the end)."""
+        """Turn ``index`` (0-based; negative counts from the end).
+
+        Raises:
+            IndexError: There is no such turn (the message names the instance and the
+                valid range, or says it has no turns).
+        """
         timeline = self.timeline()
-        return TurnDisplay(self.session, timeline, range(len(timeline))[index])
+        count = len(timeline)
+        if not -count <= index < count:
+            raise IndexError(turn_range_error(timeline, index))
+        return TurnDisplay(self.session, timeline, index % count)
 
     def steps(self) -> StepsDisplay:
         """A cursor over the instance's turns."""
@@ -375,10 +398,26 @@ class InstanceDisplay(Displayable):
             for ex in inst.executions
         ]
         parent = f", parent {h(inst.parent_instance_id)}" if inst.parent_instance_id else ""
+        turns = len(self.timeline())
+        if not rows:
+            executions = (
+                "<p>No executions recorded, so there are no turns to step through "
+                f"(the store says {h(inst.status)}).</p>"
+            )
+        elif not turns:
+            executions = table(("execution", "status", "events", "current"), rows) + (
+                "<p>No turns: the executions hold no events to step through.</p>"
+            )
+        else:
+            executions = table(("execution", "status", "events", "current"), rows) + (
+                f"<p>{turns} turn{'s' if turns != 1 else ''}: "
+                f"<code>.turn(0)</code> to <code>.turn({turns - 1})</code>, "
+                "or <code>.steps()</code>.</p>"
+            )
         return (
             f"<h4>{h(inst.instance_id)}: {h(inst.orchestration_name)}, "
             f"{h(inst.status)}{parent}</h4>"
-            + table(("execution", "status", "events", "current"), rows)
+            + executions
             + "<b>Findings</b>"
             + findings_table(self.session.findings_of(inst.instance_id))
         )
@@ -386,7 +425,10 @@ class InstanceDisplay(Displayable):
     def summary_text(self) -> str:
         inst = self.instance
         found = self.session.findings_of(inst.instance_id)
+        turns = len(self.timeline())
         return safe_text(
             f"Instance({inst.instance_id!r}, {inst.orchestration_name}, status={inst.status}, "
-            f"executions={len(inst.executions)}, findings={len(found)})"
+            f"executions={len(inst.executions)}, "
+            + (f"turns={turns}" if turns else "no turns")
+            + f", findings={len(found)})"
         )

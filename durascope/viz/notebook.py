@@ -2,10 +2,11 @@
 
 ``open`` is synchronous and never touches an event loop (stores are read with
 the standard library's sqlite3, read-only), so it works in a Jupyter cell whose
-kernel already runs one::
+kernel already runs one.  The public entry point is ``durascope.open``, which
+calls it::
 
-    from durascope.viz.notebook import open as open_store
-    pm = open_store("run.db")
+    import durascope
+    pm = durascope.open("run.db")
     pm                                  # graph of every instance + summary
     pm.findings()                       # what went wrong, as a table
     steps = pm.steps("orders-42")
@@ -177,6 +178,7 @@ class Postmortem(Displayable):
 
         Raises:
             ImportError: ipywidgets is missing (the message says which extra to install).
+            ValueError: The instance has no turns.
         """
         from durascope.viz._widget import TurnStepper
 

@@ -26,7 +26,9 @@ import importlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -58,15 +60,62 @@ def settle(client: ClientLike, instance_ids: list[str]) -> dict[str, dict[str, A
     return final
 
 
+INSERT_QUEUE_ROW = """
+import sqlite3, sys, time
+db, target, item = sys.argv[1:4]
+now = int(time.time() * 1000)
+conn = sqlite3.connect(db, timeout=30)
+conn.execute(
+    "INSERT INTO orchestrator_queue (instance_id, work_item, visible_at, created_at) "
+    "VALUES (?, ?, ?, ?)",
+    (target, item, now, now),
+)
+conn.commit()
+conn.close()
+"""
+"""Adds a row to duroxide's queue; run in its own process (see ``injector``)."""
+
+
+def injector(runtime: str, db: Path, provider: Any) -> Callable[[dict[str, Any]], None]:
+    """Put a raw work item (duroxide's JSON shape) on the orchestrator queue, as a bug would.
+
+    The client API has no way to send a misaddressed completion; this writes the
+    row directly: into duroxide's ``orchestrator_queue`` table from a separate
+    process (Python's SQLite library closing the file in duroxide's process would
+    drop the locks duroxide's own SQLite library holds on it), through the store
+    for durascope.
+    """
+
+    def inject_duroxide(item: dict[str, Any]) -> None:
+        [(variant, fields)] = item.items()
+        target = fields["parent_instance"] if variant.startswith("SubOrch") else fields["instance"]
+        subprocess.run(
+            [sys.executable, "-c", INSERT_QUEUE_ROW, str(db), target, json.dumps(item)],
+            check=True,
+            timeout=60,
+        )
+
+    def inject_durascope(item: dict[str, Any]) -> None:
+        from durascope.history import work_item_from_json
+        from durascope.runtime import BackgroundLoop
+
+        decoded = work_item_from_json(json.dumps(item))
+        now = int(time.time() * 1000)
+        BackgroundLoop.shared().run(provider.store().enqueue([decoded], now_ms=now))
+
+    return inject_duroxide if runtime == "duroxide" else inject_durascope
+
+
 def run_phases(
-    dx: ModuleType, scenario: Scenario, db: Path
+    dx: ModuleType, scenario: Scenario, db: Path, runtime: str
 ) -> tuple[Any, dict[str, Any], str | None]:
     """Run every phase on ``db``; return the last provider, the observations and a drive error."""
     observed: dict[str, Any] = {}
     provider = None
     for phase in range(scenario.phases):
         provider = dx.SqliteProvider.open(str(db))
-        rt = dx.Runtime(provider)
+        scenario.inject = injector(runtime, db, provider)
+        rt = dx.Runtime(provider, scenario.options(dx))
         scenario.register(rt, phase)
         rt.start()
         try:
@@ -136,7 +185,7 @@ def run(runtime: str, scenario_name: str, db: Path) -> dict[str, Any]:
         raise FileExistsError(f"{db} exists; each run needs a fresh store")
     dx = importlib.import_module(RUNTIME_MODULES[runtime])
     scenario = get(scenario_name)
-    provider, observed, drive_error = run_phases(dx, scenario, db)
+    provider, observed, drive_error = run_phases(dx, scenario, db, runtime)
     client = dx.Client(provider)
     reader = duroxide_reader(db) if runtime == "duroxide" else facade_reader(client)
     return {

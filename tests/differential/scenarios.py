@@ -12,7 +12,9 @@ Each scenario:
   and returns what it observed through the client (JSON-able);
 - ``expected`` maps every instance it creates (children included) to the status
   it must end in; the runner waits for all of them before dumping the store;
-- ``phases`` > 1 means a fresh ``Runtime`` on the same file per phase (code change).
+- ``phases`` > 1 means a fresh ``Runtime`` on the same file per phase (code change);
+- ``options(dx)`` gives the ``RuntimeOptions`` to build each ``Runtime`` with (None:
+  the runtime's defaults), from the runtime module ``dx`` under test.
 
 Every scenario is deterministic whatever the scheduling: the driver raises events
 only after the orchestration says (through its custom status) that it is
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
 # The runtime, client and contexts come from whichever runtime module is under test.
@@ -65,6 +67,13 @@ class Scenario:
     description: ClassVar[str]
     expected: ClassVar[dict[str, str]]
     phases: ClassVar[int] = 1
+
+    inject: Callable[[dict[str, Any]], None]
+    """Set by the runner: puts a raw work item on the orchestrator queue (see ``injector``)."""
+
+    def options(self, dx: Any) -> Any:
+        """``dx.RuntimeOptions(...)`` for this scenario's runtimes, or None for the defaults."""
+        return None
 
     def register(self, rt: RuntimeLike, phase: int) -> None:
         """Register activities and orchestrations for ``phase`` (0-based)."""
@@ -219,6 +228,44 @@ class Races(Scenario):
             client.wait_for_orchestration("race", 20_000)
         finally:
             self.gate.set()  # the dropped activity may now finish; its result is discarded
+        return {}
+
+
+@scenario
+class RaceThenContinueAsNew(Scenario):
+    name = "race_then_continue_as_new"
+    description = (
+        "a race's losers dropped in the turn that continues as new: a positional wait, a "
+        "mailbox wait and a gated activity lose to 50 ms timers, then the execution "
+        "continues as new (the subscriptions are cancelled as the execution ends)"
+    )
+    expected: ClassVar[dict[str, str]] = {"race-can": "Completed"}
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def register(self, rt: RuntimeLike, phase: int) -> None:
+        register_common_activities(rt)
+        register_gated_activity(rt, self.gate)
+
+        @rt.register_orchestration("RaceLoop")
+        def race_loop(ctx: Ctx, n: Any) -> Orchestration:
+            if n == 0:
+                won = yield ctx.race(ctx.wait_for_event("never"), ctx.schedule_timer(50))
+            elif n == 1:
+                won = yield ctx.race(ctx.dequeue_event("inbox"), ctx.schedule_timer(50))
+            elif n == 2:
+                won = yield ctx.race(ctx.schedule_activity("Gated", None), ctx.schedule_timer(50))
+            else:
+                return n
+            return (yield ctx.continue_as_new(n + 1 + 0 * len(str(won))))
+
+    def drive(self, client: ClientLike, phase: int) -> dict[str, Any]:
+        client.start_orchestration("race-can", "RaceLoop", 0)
+        try:
+            client.wait_for_orchestration("race-can", 20_000)
+        finally:
+            self.gate.set()
         return {}
 
 
@@ -672,6 +719,15 @@ class DetachedStart(Scenario):
     def drive(self, client: ClientLike, phase: int) -> dict[str, Any]:
         client.start_orchestration("launcher", "Launcher", None)
         return {}
+
+
+# More scenarios live in sibling modules; importing them registers them here.
+from tests.differential import (  # noqa: E402, F401
+    scenarios_activities,
+    scenarios_errors,
+    scenarios_final_turns,
+    scenarios_retry,
+)
 
 
 def get(name: str) -> Scenario:

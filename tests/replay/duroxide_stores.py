@@ -244,6 +244,74 @@ def nondeterminism(db: Path) -> None:
     rt.shutdown(5000)
 
 
+SECRET = "s3cr3t"
+"""The prefix of every payload :func:`secret_payloads` writes."""
+
+
+def secret_payloads(dx: Any, provider: Any, rt: Any) -> None:
+    """A secret (``s3cr3t-<position>``) in every payload position a run can fill.
+
+    Inputs, activity and child results, outputs, custom status, key-value values
+    (where the runtime has them), external and mailbox event data, a carried-forward
+    mailbox message, continue-as-new input; then, with the runtime stopped, a queued
+    start and a queued event.  Error messages and cancel reasons hold no secret
+    (redaction keeps them).  ``dx`` is the ``duroxide`` package or durascope's
+    drop-in ``durascope.compat.duroxide``.
+    """
+
+    @rt.register_activity("Echo")
+    def echo(ctx: Ctx, x: str) -> str:
+        return f"{x}|s3cr3t-activity-result"
+
+    @rt.register_orchestration("SecretChild")
+    def child(ctx: Ctx, x: str) -> Orchestration:
+        r = yield ctx.schedule_activity("Echo", "s3cr3t-child-activity-input")
+        return f"{x}|{r}|s3cr3t-child-output"
+
+    @rt.register_orchestration("SecretParent")
+    def parent(ctx: Ctx, stage: str) -> Orchestration:
+        if hasattr(ctx, "set_kv_value"):
+            ctx.set_kv_value("k", f"s3cr3t-kv-value-{stage}")
+        a = yield ctx.schedule_activity("Echo", f"s3cr3t-activity-input-{stage}")
+        b = yield ctx.schedule_sub_orchestration("SecretChild", f"s3cr3t-child-input-{stage}")
+        ctx.set_custom_status(f"s3cr3t-status-{stage}")
+        go = yield ctx.wait_for_event("go")
+        if stage.endswith("0"):
+            return (yield ctx.continue_as_new("s3cr3t-stage-1"))
+        carried = yield ctx.dequeue_event("mailbox")
+        return {"a": a, "b": b, "go": go, "carried": carried, "out": "s3cr3t-output"}
+
+    @rt.register_orchestration("SecretWaiter")
+    def waiter(ctx: Ctx, x: str) -> Orchestration:
+        ctx.set_custom_status("s3cr3t-waiter-status")
+        return (yield ctx.wait_for_event("never"))
+
+    rt.start()
+    client = dx.Client(provider)
+    client.start_orchestration("secret-parent", "SecretParent", "s3cr3t-stage-0")
+    client.start_orchestration("secret-waiter", "SecretWaiter", "s3cr3t-waiter-input")
+    _wait_custom_status(client, "secret-parent", "s3cr3t-status-s3cr3t-stage-0")
+    client.enqueue_event("secret-parent", "mailbox", "s3cr3t-carried-forward")
+    client.raise_event("secret-parent", "go", "s3cr3t-event-data-0")
+    _wait_custom_status(client, "secret-parent", "s3cr3t-status-s3cr3t-stage-1")
+    client.raise_event("secret-parent", "go", "s3cr3t-event-data-1")
+    _expect(client, "secret-parent", "Completed")
+    _wait_custom_status(client, "secret-waiter", "s3cr3t-waiter-status")
+    # For an instance that does not exist: durascope journals its discard (an orphan
+    # turn); duroxide leaves it at the queue head.  Last, so it blocks nothing.
+    client.raise_event("secret-ghost", "go", "s3cr3t-orphan-event")
+    time.sleep(0.5)
+    rt.shutdown(5000)
+    client.raise_event("secret-waiter", "never", "s3cr3t-pending-event")
+    client.start_orchestration("secret-queued", "SecretChild", "s3cr3t-pending-start")
+
+
+def secrets(db: Path) -> None:
+    """:func:`secret_payloads` on the real duroxide runtime (its KeyValueSet events too)."""
+    dx, provider, rt = _runtime(db)
+    secret_payloads(dx, provider, rt)
+
+
 SCENARIOS: dict[str, Callable[[Path], None]] = {
     "healthy": healthy,
     "can_children": can_children,
@@ -251,6 +319,7 @@ SCENARIOS: dict[str, Callable[[Path], None]] = {
     "pending_and_orphan": pending_and_orphan,
     "cancelled_tree": cancelled_tree,
     "nondeterminism": nondeterminism,
+    "secrets": secrets,
 }
 
 
@@ -283,12 +352,30 @@ def live_writer(db: Path, seconds: float, out: Path) -> None:
 
 
 def make_pre_fix_copy(source: Path, target: Path, parent: str = "can-job") -> None:
-    """Rewrite a copy of the ``can_children`` store into the shape pre-fix duroxide writes.
+    """Rewrite a copy of the ``can_children`` store into what pre-fix duroxide leaves behind.
 
-    Pre-fix, every execution's auto id is ``sub::{event_id}`` and children record no
-    ``parent_execution_id``.  Renaming ``{parent}::sub::E_N`` to ``{parent}::sub::N``
-    makes the later children collide with the first one (their starts would have been
-    discarded pre-fix), so their rows are dropped and the first child is kept.
+    No duroxide release that installs here has the pre-fix behaviour: the releases
+    with wheels (0.1.28, 0.2.0, 0.2.1, 0.2.2; cores 0.1.30 to 0.1.32) all write
+    ``sub::{exec}_{N}`` and ``parent_execution_id`` (checked by running this
+    scenario on each), and the older ones (0.1.0 to 0.1.27) have no wheel for
+    Linux x86_64 / CPython 3.11, and building their source needs Rust crates
+    that cannot be fetched here.  duroxide's own source up to core 0.1.26 shows
+    the old rules: the auto id is ``sub::{event_id}`` in every execution, a
+    child's start records no ``parent_execution_id`` (completions go to the
+    parent's current execution), and a batch for an instance that is already
+    terminal is acked without processing.  So the store is synthesised, with
+    only events that such a run writes:
+
+    - execution 1 is unchanged: it schedules ``sub::2``, the child
+      ``{parent}::sub::2`` runs and completes, the parent continues as new;
+    - execution 2 schedules ``sub::2`` again; that start hits the completed child
+      and is discarded, so execution 2 waits forever: ``Running``, with history
+      ``OrchestrationStarted``, ``SubOrchestrationScheduled`` and nothing after;
+    - executions 3 and 4 never happen, and neither do their children
+      (``{parent}::sub::E_N``); no queue row is left (the discarded start was acked);
+    - no ``OrchestrationStarted`` carries ``parent_execution_id``.
+
+    The ``duroxide_version`` stamps stay those of the runtime that wrote ``source``.
     """
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
@@ -297,21 +384,46 @@ def make_pre_fix_copy(source: Path, target: Path, parent: str = "can-job") -> No
     try:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")
-        later = f"{parent}::sub::%\\_%"
-        for table in ("history", "executions", "instances", "orchestrator_queue", "kv_store"):
-            dst.execute(f"DELETE FROM {table} WHERE instance_id LIKE ? ESCAPE '\\'", (later,))
+        later_children = f"{parent}::sub::%\\_%"
+        tables = [r[0] for r in dst.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            if "instance_id" in {r[1] for r in dst.execute(f"PRAGMA table_info({table})")}:
+                dst.execute(
+                    f"DELETE FROM {table} WHERE instance_id LIKE ? ESCAPE '\\'", (later_children,)
+                )
+        for table in ("history", "executions"):
+            dst.execute(
+                f"DELETE FROM {table} WHERE instance_id = ? AND execution_id > 2", (parent,)
+            )
         dst.execute(
-            "UPDATE history SET event_data = json_set(event_data, '$.instance', "
-            "'sub::' || substr(json_extract(event_data, '$.instance'), "
-            "instr(json_extract(event_data, '$.instance'), '_') + 1)) "
-            "WHERE instance_id = ? AND event_type = 'SubOrchestrationScheduled' "
-            "AND json_extract(event_data, '$.instance') LIKE 'sub::%\\_%' ESCAPE '\\'",
+            "DELETE FROM history WHERE instance_id = ? AND execution_id = 2 AND event_id > 2",
             (parent,),
+        )
+        (scheduled,) = dst.execute(
+            "SELECT event_type FROM history WHERE instance_id = ? AND execution_id = 2 "
+            "AND event_id = 2",
+            (parent,),
+        ).fetchone()
+        assert scheduled == "SubOrchestrationScheduled", scheduled
+        dst.execute(
+            "UPDATE history SET event_data = json_set(event_data, '$.instance', 'sub::2') "
+            "WHERE instance_id = ? AND execution_id = 2 AND event_id = 2",
+            (parent,),
+        )
+        dst.execute(
+            "UPDATE executions SET status = 'Running', output = NULL, completed_at = NULL "
+            "WHERE instance_id = ? AND execution_id = 2",
+            (parent,),
+        )
+        dst.execute(
+            "UPDATE instances SET current_execution_id = 2 WHERE instance_id = ?", (parent,)
         )
         dst.execute(
             "UPDATE history SET event_data = json_remove(event_data, '$.parent_execution_id') "
             "WHERE event_type = 'OrchestrationStarted'"
         )
+        for table in ("orchestrator_queue", "worker_queue"):
+            dst.execute(f"DELETE FROM {table}")
         dst.commit()
     finally:
         src.close()

@@ -246,7 +246,13 @@ def test_cyclic_parent_links_do_not_loop(scenario_store: Path, tmp_path: Path) -
     model = open_model(scenario_store)
     model.load_all()
     bundle = json.loads(build_bundle(model, instance_id="healthy-loop").model_dump_json())
+    acyclic_links = [k for k in model.child_links if k.parent_instance == "healthy-loop"]
+    from durascope.replay import diagnose, select_tree
+
+    acyclic_findings = [f.model_dump() for f in diagnose(model, "healthy-loop")]
     model.close()
+    members = [inst["instance_id"] for inst in bundle["instances"]]
+    assert members == ["healthy-loop"] + [f"healthy-loop::sub::{s}" for s in ("2", "2_2", "3_2")]
     for inst in bundle["instances"]:
         inst["parent_instance_id"] = (
             "healthy-loop::sub::2" if inst["instance_id"] == "healthy-loop" else "healthy-loop"
@@ -254,7 +260,35 @@ def test_cyclic_parent_links_do_not_loop(scenario_store: Path, tmp_path: Path) -
     path = tmp_path / "cycle.json"
     path.write_text(json.dumps(bundle))
     cyclic = open_model(path)
-    from durascope.replay import diagnose, select_tree
-
-    assert "healthy-loop" in select_tree(cyclic, "healthy-loop")
-    diagnose(cyclic)
+    # The climb to the root stops where the cycle closes; the tree is every member once.
+    assert select_tree(cyclic, "healthy-loop") == [
+        "healthy-loop::sub::2",
+        "healthy-loop",
+        "healthy-loop::sub::2_2",
+        "healthy-loop::sub::3_2",
+    ]
+    for member in members:
+        assert sorted(select_tree(cyclic, member)) == sorted(members)
+    assert cyclic.roots() == []  # every instance row names a parent
+    # The links come from the histories, which the instance rows do not change.
+    assert list(cyclic.child_links) == acyclic_links
+    assert [(k.parent_execution, k.child_instance, k.points_back) for k in cyclic.child_links] == [
+        (1, "healthy-loop::sub::2", True),
+        (2, "healthy-loop::sub::2_2", True),
+        (3, "healthy-loop::sub::3_2", True),
+    ]
+    assert cyclic.scheduling_link("healthy-loop") is None  # its history names no parent
+    link = cyclic.scheduling_link("healthy-loop::sub::2")
+    assert link is not None and (link.parent_instance, link.event_id) == ("healthy-loop", 2)
+    # Diagnosis finishes: what it said without the cycle, and the loop, once.
+    findings = diagnose(cyclic, "healthy-loop")
+    loops = [f for f in findings if f.kind == "malformed_history"]
+    assert [f.model_dump() for f in findings if f not in loops] == acyclic_findings
+    assert [(f.severity, f.instance, [r.instance for r in f.related]) for f in loops] == [
+        ("error", "healthy-loop", ["healthy-loop::sub::2"])
+    ]
+    assert "loop" in loops[0].message
+    # Export finishes too, with every member once.
+    again = build_bundle(cyclic, instance_id="healthy-loop::sub::3_2")
+    assert sorted(i.instance_id for i in again.instances) == sorted(members)
+    cyclic.close()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from typing import Any
+
+import pytest
 
 from durascope.history import (
     ActivityCompletedItem,
@@ -24,8 +28,10 @@ from durascope.runtime import (
     Registry,
     Simulation,
     TurnInput,
+    TurnOutcome,
     process_turn,
 )
+from durascope.runtime import _simulator as simulator_module
 
 
 def one_activity(ctx: Any, x: Any) -> Any:
@@ -268,32 +274,94 @@ async def test_positional_event_raised_before_the_wait_is_not_delivered() -> Non
     assert types.index("ExternalEvent") < types.index("ExternalSubscribed")
 
 
-async def test_replay_is_deterministic_across_turns() -> None:
-    """Re-running every recorded turn's input gives the same outcome."""
+def multi_turn(ctx: Any, n: int) -> Any:
+    """Many turns: a fan-out, a timer, a child, an event, custom status, continue-as-new."""
+    ctx.set_custom_status(f"round {n}")
+    results = yield ctx.all([ctx.schedule_activity("A", i) for i in range(3)])
+    yield ctx.schedule_timer(50)
+    child = yield ctx.schedule_sub_orchestration("Child", n)
+    if n == 1:
+        return (yield ctx.continue_as_new(2))
+    ctx.set_custom_status("waiting")
+    event = yield ctx.wait_for_event("go")
+    return [results, child, event, ctx.get_custom_status()]
 
-    def fan(ctx: Any, _: Any) -> Any:
-        results = yield ctx.all([ctx.schedule_activity("A", i) for i in range(3)])
-        ctx.set_custom_status("done")
+
+def child_code(ctx: Any, x: int) -> Any:
+    return (yield ctx.schedule_activity("B", x * 10))
+
+
+async def recorded_turns(
+    reg: Registry, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Simulation, list[tuple[TurnInput, TurnOutcome]]]:
+    """Run ``multi_turn`` on the simulator, keeping every turn's input and outcome."""
+    recorded: list[tuple[TurnInput, TurnOutcome]] = []
+
+    def recording(inp: TurnInput, resolver: Any) -> TurnOutcome:
+        outcome = process_turn(inp, resolver)
+        recorded.append((inp, outcome))
+        return outcome
+
+    monkeypatch.setattr(simulator_module, "process_turn", recording)
+    sim = Simulation(reg)
+    sim.start("f", "O", 1)
+    await sim.run()
+    sim.raise_event("f", "go", "now")
+    await sim.run()
+    return sim, recorded
+
+
+def replay_differences(reg: Registry, recorded: list[tuple[TurnInput, TurnOutcome]]) -> list[str]:
+    """Every recorded turn whose input, run again through process_turn, gives another outcome."""
+    return [
+        f"turn {n} of {inp.instance}: {again} != {outcome}"
+        for n, (inp, outcome) in enumerate(recorded)
+        if (again := process_turn(inp, reg)) != outcome
+    ]
+
+
+async def test_replay_is_deterministic_across_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-running every recorded turn's input through the pure turn function gives the
+    same outcome: the same verdicts, delta, work items and result."""
+    reg = code(multi_turn)
+    reg.add_orchestration("Child", child_code)
+    sim, recorded = await recorded_turns(reg, monkeypatch)
+    state = sim.instances["f"]
+    assert (state.status, state.current_execution_id) == ("Completed", 2)
+    assert json.loads(state.output or "") == [
+        [{"ok": 0}, {"ok": 1}, {"ok": 2}],
+        20,
+        "now",
+        "waiting",
+    ]
+    parent_turns = [(inp, out) for inp, out in recorded if inp.instance == "f"]
+    assert len(parent_turns) >= 8 and len(recorded) > len(parent_turns)
+    # Turns after the first replay a persisted history: the code runs from the start.
+    assert sum(1 for inp, _ in parent_turns if inp.history) >= 6
+    assert replay_differences(reg, recorded) == []
+    # The recorded deltas are exactly what each execution's history holds.
+    for execution, events in state.executions.items():
+        deltas = [e for _, out in parent_turns if out.execution_id == execution for e in out.delta]
+        assert deltas == events
+
+
+async def test_the_replay_check_catches_code_that_is_not_deterministic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comparison above can fail: code that reads a changing global does."""
+    calls = itertools.count()
+
+    def flaky(ctx: Any, n: int) -> Any:
+        results = yield ctx.all([ctx.schedule_activity("A", i) for i in range(next(calls) % 2 + 2)])
+        yield ctx.schedule_timer(50)
+        yield ctx.schedule_sub_orchestration("Child", n)
+        yield ctx.wait_for_event("go")
         return results
 
-    sim = Simulation(code(fan))
-    sim.start("f", "O")
-    await sim.run()
-    assert sim.instances["f"].custom_status == "done"
-    events = sim.history("f")
-    assert events[-2].type == "CustomStatusUpdated"
-    # Replaying the final history with no new messages yields no new events.
-    again = process_turn(
-        TurnInput(
-            instance="f",
-            current_execution_id=1,
-            history=tuple(events),
-            messages=(ExternalRaised(instance="f", name="x", data="1"),),
-            now_ms=0,
-        ),
-        code(fan),
-    )
-    assert again.result == "discarded"
+    reg = code(flaky)
+    reg.add_orchestration("Child", child_code)
+    _, recorded = await recorded_turns(reg, monkeypatch)
+    assert replay_differences(reg, recorded) != []
 
 
 def test_queue_message_for_running_instance_is_applied() -> None:
@@ -303,3 +371,24 @@ def test_queue_message_for_running_instance_is_applied() -> None:
     )
     assert [e.type for e in out.delta] == ["ExternalEventPersistent"]
     assert out.result == "continue"
+
+
+def test_detached_start_in_a_cancelled_turn_is_not_sent() -> None:
+    """duroxide sends detached starts only from a turn that completes or fails."""
+
+    def chains_on_go(ctx: Any, _: Any) -> Any:
+        yield ctx.wait_for_event("go")
+        yield ctx.start_orchestration("O", "detached", 1)
+        return "done"
+
+    reg = code(chains_on_go)
+    first = process_turn(turn((start_item(),)), reg)
+    go = ExternalRaised(instance="i", name="go", data="1")
+    cancel = CancelInstance(instance="i", reason="stop")
+    cancelled = process_turn(turn((go, cancel), first.delta), reg)
+    assert cancelled.result == "cancelled"
+    assert "OrchestrationChained" in [e.type for e in cancelled.delta]
+    assert cancelled.orchestrator_items == ()
+    completed = process_turn(turn((go,), first.delta), reg)
+    assert completed.result == "completed"
+    assert [i.instance for i in completed.orchestrator_items] == ["detached"]  # type: ignore[union-attr]

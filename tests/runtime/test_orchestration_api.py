@@ -23,7 +23,7 @@ async def test_activity_retry_backs_off_with_durable_timers() -> None:
 
     def orchestration(ctx: Any, x: int) -> Any:
         result = yield ctx.schedule_activity_with_retry(
-            "Flaky", x, {"max_attempts": 4, "backoff": {"initial_ms": 100}}
+            "Flaky", x, {"max_attempts": 4, "backoff": "exponential"}
         )
         return result
 
@@ -53,7 +53,9 @@ async def test_retry_gives_up_with_the_last_error() -> None:
 
     def orchestration(ctx: Any, x: int) -> Any:
         try:
-            yield ctx.schedule_activity_with_retry("Always", x, {"max_attempts": 2, "backoff": 10})
+            yield ctx.schedule_activity_with_retry(
+                "Always", x, {"max_attempts": 2, "backoff": "fixed"}
+            )
         except Exception as exc:
             return str(exc)
         return "unreachable"

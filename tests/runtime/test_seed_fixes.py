@@ -1,7 +1,9 @@
 """The seed bugs and their fixes, on the deterministic in-memory simulator.
 
-Each program runs under the default (fixed) policy and under ``legacy``; the
-legacy runs reproduce the hangs and misroutes the fix prevents.
+Each program (``seed_programs``) runs under the default (fixed) policy and under
+``legacy``; the legacy runs reproduce the hangs and misroutes the fix prevents.
+The same programs on the SQLite runtime with real dispatchers, and with a second
+runtime process, are in ``test_seed_fixes_sqlite``.
 """
 
 from __future__ import annotations
@@ -17,56 +19,8 @@ from durascope.history import (
     SubOrchestrationScheduled,
     SubOrchFailed,
 )
-from durascope.runtime import Registry, ReservedInstanceIdError, Simulation
-
-
-def child_echo(ctx: Any, x: Any) -> Any:
-    result = yield ctx.schedule_activity("Echo", x)
-    return result
-
-
-def child_waits(ctx: Any, x: Any) -> Any:
-    """A child that finishes only when it receives ``release``."""
-    data = yield ctx.wait_for_event("release")
-    return [x, data]
-
-
-def can_parent(ctx: Any, n: int) -> Any:
-    """Schedules an auto-id child, awaits it, and continues as new until n == 3."""
-    result = yield ctx.schedule_sub_orchestration("Child", n)
-    if n < 3:
-        return (yield ctx.continue_as_new(n + 1))
-    return result
-
-
-def outliving_parent(ctx: Any, n: int) -> Any:
-    """Execution 1 starts a slow child and moves on after a timer; execution 2 waits."""
-    if n == 1:
-        yield ctx.race(ctx.schedule_sub_orchestration("SlowChild", "old"), ctx.schedule_timer(10))
-        return (yield ctx.continue_as_new(2))
-    won = yield ctx.race(ctx.wait_for_event("go"), ctx.schedule_timer(3_600_000))
-    return won
-
-
-def explicit_parent(ctx: Any, _: Any) -> Any:
-    try:
-        result = yield ctx.schedule_sub_orchestration_with_id(
-            "Child", "shared-child", ctx.instance_id
-        )
-    except Exception as exc:
-        return f"failed: {exc}"
-    return result
-
-
-def registry() -> Registry:
-    reg = Registry()
-    reg.add_activity("Echo", lambda ctx, x: x)
-    reg.add_orchestration("Child", child_echo)
-    reg.add_orchestration("SlowChild", child_waits)
-    reg.add_orchestration("CanParent", can_parent)
-    reg.add_orchestration("OutlivingParent", outliving_parent)
-    reg.add_orchestration("ExplicitParent", explicit_parent)
-    return reg
+from durascope.runtime import ReservedInstanceIdError, Simulation
+from tests.runtime.seed_programs import registry
 
 
 def scheduled_children(sim: Simulation, instance: str) -> list[str]:
@@ -204,21 +158,10 @@ async def test_redelivered_start_of_a_completed_child_leaves_the_parent_alone() 
     assert "redelivered" in last.messages[0].reason
 
 
-def second_execution_waiter(ctx: Any, n: int) -> Any:
-    """Continues as new once, then waits for a child scheduled by execution 2."""
-    if n == 1:
-        yield ctx.schedule_timer(1)
-        return (yield ctx.continue_as_new(2))
-    result = yield ctx.schedule_sub_orchestration("SlowChild", n)
-    return result
-
-
 @pytest.mark.parametrize(("policy", "status"), [("fixed", "Completed"), ("legacy", "Running")])
 async def test_fresh_process_routes_the_child_completion(policy: Any, status: str) -> None:
     """The child completes in a "process" that never ran the parent (empty map)."""
-    reg = registry()
-    reg.add_orchestration("SecondExecutionWaiter", second_execution_waiter)
-    sim = Simulation(reg, policy=policy)
+    sim = Simulation(registry(), policy=policy)
     sim.start("P", "SecondExecutionWaiter", 1)
     await sim.run(until_ms=sim.now_ms + 100)
     assert sim.instances["P"].current_execution_id == 2

@@ -137,6 +137,26 @@ def test_explicit_id_collision_under_both_policies(
     assert ("stuck" in g.node(x(f"{prefix}-report-tue", 1)).marks) is stuck
 
 
+@pytest.mark.parametrize("claimers", [2, 3, 5])
+def test_a_collision_target_shows_every_schedule_that_hit_it(claimers: int) -> None:
+    # "owner" started "shared"; every "tue-k" later scheduled the same explicit id
+    tues = [fan_out(f"tue-{k}", ["shared"])[0] for k in range(claimers)]
+    g = build_graph(in_memory_model([*fan_out("owner", ["shared"]), *tues]))
+    assert len(g.edges_of("collision")) == claimers
+    assert {e.source for e in g.edges_of("collision")} == {
+        x(f"tue-{k}", 1) for k in range(claimers)
+    }
+    hit = g.node(x("shared", 1))
+    assert hit.marks.count("collision_hit") == 1
+    lines = hit.label_lines()
+    assert f"id also claimed by {claimers} other schedules:" in lines
+    listed = [line for line in lines if line.startswith("- tue-")]
+    assert listed == [f"- tue-{k} exec 1 #2" for k in range(min(claimers, 3))]
+    more = [line for line in lines if line.startswith("- and ")]
+    assert more == ([f"- and {claimers - 3} more"] if claimers > 3 else [])
+    assert f"id also claimed by {claimers} other schedules:" in g.to_dot()
+
+
 def test_fan_out_with_a_failing_child_and_a_cancelled_tree(model: Model) -> None:
     g = build_graph(model, focus="fanout-checkout")
     assert kinds(g) == {"spawn": 3, "delivery": 3}
@@ -385,7 +405,9 @@ def test_inferred_evidence_still_draws_the_failures(model: Model) -> None:
     )
     g = build_graph(inferred)
     assert {(e.source, e.target) for e in g.edges_of("misrouted")} == {
-        (x("legacy-supervisor::sub::2", 1), x("legacy-supervisor", 2))
+        (x("legacy-supervisor::sub::2", 1), x("legacy-supervisor", 2)),
+        # inferred from the result: execution 2 received the first child's output
+        (x("legacy-relay::sub::2", 1), x("legacy-relay", 2)),
     }
     assert (x("fixed-supervisor::sub::2", 1), dropped_node_id("fixed-supervisor")) in {
         (e.source, e.target) for e in g.edges_of("filtered")

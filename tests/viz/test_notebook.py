@@ -53,11 +53,11 @@ def test_every_object_renders_svg_html_and_text(pm: Postmortem) -> None:
         assert "Traceback" not in bundle["text/html"] + bundle["text/plain"], name
         assert bundle["text/plain"] and repr(obj) == bundle["text/plain"], name
     store = pm._repr_mimebundle_()
-    assert store["text/plain"].startswith("Postmortem(") and "6 error" in store["text/plain"]
+    assert store["text/plain"].startswith("Postmortem(") and "8 error" in store["text/plain"]
     assert "child_id_collision" in store["text/html"] and "legacy-loop" in store["text/html"]
     findings = pm.findings()._repr_mimebundle_()["text/plain"]
     assert (
-        findings.splitlines()[0] == "9 findings"
+        findings.splitlines()[0] == "17 findings"
         and "stuck_parent legacy-loop exec 2 #2" in findings
     )
 

@@ -1,0 +1,158 @@
+"""Readable but damaged inputs are reported as ``malformed_history`` errors (diagnose exits 1)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durascope.replay import Finding, build_bundle, diagnose, open_model
+
+ROOT = Path(__file__).resolve().parents[2]
+TREE = "healthy-loop"
+CHILD = "healthy-loop::sub::2"
+
+Document = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def tree_bundle(scenario_store: Path) -> Document:
+    """The healthy loop's tree as a bundle document (no findings of its own)."""
+    model = open_model(scenario_store)
+    model.load_all()
+    doc: Document = json.loads(build_bundle(model, instance_id=TREE).model_dump_json())
+    model.close()
+    return doc
+
+
+def malformed(path: Path) -> list[Finding]:
+    model = open_model(path)
+    try:
+        return [f for f in diagnose(model) if f.kind == "malformed_history"]
+    finally:
+        model.close()
+
+
+def diagnose_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "durascope.cli", "diagnose", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def write(tmp_path: Path, doc: Document, change: Callable[[Document], None]) -> Path:
+    doc = json.loads(json.dumps(doc))
+    change(doc)
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def events_of(doc: Document, instance: str, execution: int = 1) -> list[Document]:
+    inst = next(i for i in doc["instances"] if i["instance_id"] == instance)
+    ex = next(e for e in inst["executions"] if e["execution_id"] == execution)
+    events: list[Document] = ex["events"]
+    return events
+
+
+def test_the_healthy_tree_is_not_malformed(tree_bundle: Document, tmp_path: Path) -> None:
+    path = write(tmp_path, tree_bundle, lambda doc: None)
+    assert malformed(path) == []
+    proc = diagnose_cli(path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"findings": []}
+
+
+def test_an_execution_without_its_start_is_an_error(tree_bundle: Document, tmp_path: Path) -> None:
+    def drop_start(doc: Document) -> None:
+        events = events_of(doc, CHILD)
+        events[:] = [e for e in events if e["type"] != "OrchestrationStarted"]
+
+    path = write(tmp_path, tree_bundle, drop_start)
+    (finding,) = malformed(path)
+    assert (finding.severity, finding.instance, finding.execution) == ("error", CHILD, 1)
+    assert "has no OrchestrationStarted event" in finding.message
+    proc = diagnose_cli(path)
+    assert proc.returncode == 1, proc.stderr
+    kinds = [f["kind"] for f in json.loads(proc.stdout)["findings"]]
+    assert "malformed_history" in kinds
+
+
+def test_an_unknown_event_type_is_an_error_naming_it(tree_bundle: Document, tmp_path: Path) -> None:
+    def add_unknown(doc: Document) -> None:
+        events = events_of(doc, TREE)
+        last = events[-1]
+        events.insert(
+            len(events) - 1,
+            {**{k: last[k] for k in ("instance_id", "execution_id", "timestamp_ms")},
+             "event_id": last["event_id"], "source_event_id": None,
+             "type": "FutureThing", "payload": "x"},
+        )  # fmt: skip
+        last["event_id"] += 1
+
+    path = write(tmp_path, tree_bundle, add_unknown)
+    (finding,) = malformed(path)
+    assert (finding.instance, finding.execution, finding.severity) == (TREE, 1, "error")
+    assert "'FutureThing'" in finding.message and finding.event_id is not None
+    assert diagnose_cli(path).returncode == 1
+
+
+def test_parent_links_that_loop_are_reported_once(tree_bundle: Document, tmp_path: Path) -> None:
+    def loop(doc: Document) -> None:
+        for inst in doc["instances"]:
+            inst["parent_instance_id"] = CHILD if inst["instance_id"] == TREE else TREE
+
+    path = write(tmp_path, tree_bundle, loop)
+    findings = [f for f in malformed(path) if "loop" in f.message]
+    assert len(findings) == 1
+    (finding,) = findings
+    assert finding.instance == TREE  # the smallest id of the loop
+    assert [r.instance for r in finding.related] == [CHILD]
+    assert finding.message == f"parent links form a loop: {TREE} -> {CHILD} -> {TREE}"
+    assert diagnose_cli(path).returncode == 1
+
+
+def test_a_deep_chain_is_walked_once_and_is_not_a_loop(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def chain(doc: Document) -> None:
+        template = next(i for i in doc["instances"] if i["instance_id"] == TREE)
+        for n in range(3000):
+            copy = json.loads(json.dumps(template))
+            copy["instance_id"] = f"chain-{n:05d}"
+            copy["parent_instance_id"] = f"chain-{n + 1:05d}" if n < 2999 else None
+            for ex in copy["executions"]:
+                for e in ex["events"]:
+                    e["instance_id"] = copy["instance_id"]
+            doc["instances"].append(copy)
+
+    path = write(tmp_path, tree_bundle, chain)
+    assert [f for f in malformed(path) if "loop" in f.message] == []
+
+
+def test_an_undecodable_store_row_is_an_error(scenario_store: Path, tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    shutil.copy(scenario_store, db)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE history SET event_data = '{not json' "
+            "WHERE instance_id = ? AND execution_id = 1 AND event_id = 2",
+            (TREE,),
+        )
+    conn.close()
+    found = [f for f in malformed(db) if f.instance == TREE]
+    assert [(f.execution, f.event_id, f.severity) for f in found] == [(1, 2, "error")]
+    assert "does not decode" in found[0].message
+    proc = diagnose_cli(db)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr

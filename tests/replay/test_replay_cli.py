@@ -1,0 +1,115 @@
+"""``durascope replay``: exit codes, one-line errors, and redacted bundles refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from durascope.cli import main
+from durascope.replay import SourceError, load_user_code, open_model, reexecute, what_if
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+REDACTED = FIXTURES / "scenarios.redacted.bundle.json.gz"
+BUNDLE = FIXTURES / "scenarios.bundle.json.gz"
+OPENED_BUNDLE = (
+    f"durascope: opened bundle {BUNDLE} (exported from a durascope store, 33 instances)\n"
+)
+
+SCENARIO_CODE = """
+from pathlib import Path
+
+from durascope.scenarios import SCENARIOS
+
+Path(__file__).with_name("IMPORTED").write_text("the module ran")
+
+
+def register(runtime):
+    for scenario in SCENARIOS:
+        scenario.register(runtime)
+"""
+
+
+@pytest.fixture
+def scenario_module(tmp_path: Path) -> Path:
+    path = tmp_path / "scenarios.py"
+    path.write_text(SCENARIO_CODE)
+    return path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_redacted_bundle_is_refused_before_any_code_runs(
+    scenario_module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for extra in ([], ["--what-if"]):
+        argv = ["replay", str(REDACTED), "--instance", "healthy-loop", "--module"]
+        code, out, err = run([*argv, str(scenario_module), *extra], capsys)
+        assert code == 2
+        assert out == ""
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith("durascope: error: ") and "is a redacted bundle" in err
+        assert "nondeterminism" not in err
+    assert not scenario_module.with_name("IMPORTED").exists()
+
+
+def test_the_library_refuses_a_redacted_bundle_too(scenario_module: Path) -> None:
+    code = load_user_code(scenario_module)
+    model = open_model(REDACTED)
+    try:
+        assert model.origin.redacted
+        with pytest.raises(SourceError, match="redacted bundle"):
+            reexecute(model, "legacy-loop", code)
+        with pytest.raises(SourceError, match="redacted bundle"):
+            what_if(model, "legacy-loop", code)
+    finally:
+        model.close()
+
+
+def test_the_same_bundle_unredacted_replays(
+    scenario_module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["replay", str(BUNDLE), "--instance", "healthy-loop", "--module", str(scenario_module)]
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (0, OPENED_BUNDLE)
+    assert out == (
+        f"healthy-loop: 6 turns re-executed with {scenario_module}: no divergence\n"
+        "re-executed under the fixed policy (from the turn journal)\n"
+    )
+
+
+def test_a_divergence_exits_1_and_prints_the_finding_and_the_table(
+    scenario_module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["replay", str(BUNDLE), "--instance", "deploy-approval", "--module"]
+    code, out, err = run([*argv, str(scenario_module)], capsys)
+    assert (code, err) == (1, OPENED_BUNDLE)
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        "ERROR   nondeterminism           deploy-approval#1 event 5 (turn 2)"
+    )
+    assert "turn 2 of deploy-approval, execution 1 (captured)" in lines
+    assert sum(line.startswith(">>") for line in lines) == 1
+    assert lines[-1] == "re-executed under the fixed policy (from the turn journal)"
+
+
+@pytest.mark.parametrize(
+    ("argv_tail", "expected"),
+    [
+        (["--instance", "nobody"], "no instance 'nobody'"),
+        (["--instance", "healthy-loop", "--module", "/nonexistent/code.py"], "no such module file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    argv_tail: list[str], expected: str, scenario_module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["replay", str(BUNDLE), *argv_tail]
+    if "--module" not in argv:
+        argv += ["--module", str(scenario_module)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and expected in err
