@@ -143,16 +143,7 @@ async def _drive_orphan(prefix: str, client: Client) -> None:
     await client.start_orchestration(f"{prefix}-after-orphan", "ProcessBatch", 99)
 
 
-def _early_event(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("ApprovalWindow")
-    def approval_window(ctx: Any, _: Any) -> Any:
-        """Prepares for a while, then opens a window for the approval."""
-        ctx.set_custom_status("preparing")
-        yield ctx.schedule_timer(300)
-        won = yield ctx.race(ctx.wait_for_event("approve"), ctx.schedule_timer(200))
-        return "approved" if won["index"] == 0 else "window closed without an approval"
+_early_event = _with("ApprovalWindow")
 
 
 async def _drive_early_event(prefix: str, client: Client) -> None:
@@ -163,19 +154,7 @@ async def _drive_early_event(prefix: str, client: Client) -> None:
     await client.wait_for_orchestration(window, 10.0)
 
 
-def _redelivery(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Reconcile")
-    def reconcile(ctx: Any, sku: str) -> Any:
-        """Tries to reserve (it fails, and is handled), then waits for the books to close."""
-        try:
-            reserved = yield ctx.schedule_activity("Reserve", sku)
-        except Exception as exc:
-            reserved = f"not reserved: {exc}"
-        ctx.set_custom_status("reconciled")
-        closed = yield ctx.wait_for_event("close")
-        return [reserved, closed]
+_redelivery = _with("Reconcile")
 
 
 async def _drive_redelivery(prefix: str, client: Client) -> None:
@@ -202,18 +181,7 @@ async def _drive_redelivery(prefix: str, client: Client) -> None:
     await client.wait_for_orchestration(books, 10.0)
 
 
-def _final_turn(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Dispatch")
-    def dispatch(ctx: Any, _: Any) -> Any:
-        """Once begun, takes a cached answer from the mailbox or computes it in a child."""
-        ctx.set_custom_status("waiting for begin")
-        yield ctx.wait_for_event("begin")
-        won = yield ctx.race(
-            ctx.schedule_sub_orchestration("ProcessBatch", 7), ctx.dequeue_event("cache")
-        )
-        return won
+_final_turn = _with("Dispatch")
 
 
 async def _drive_final_turn(prefix: str, client: Client) -> None:
@@ -232,23 +200,7 @@ async def _drive_final_turn(prefix: str, client: Client) -> None:
     await client.wait_for_orchestration(dispatcher, 10.0)
 
 
-def _relay(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Relay")
-    def relay(ctx: Any, job: list[Any]) -> Any:
-        """Execution 1 leaves a slow child behind; execution 2 waits on another at event 2."""
-        n, second = job
-        if n == 1:
-            yield ctx.race(
-                ctx.schedule_sub_orchestration("AwaitRelease", "first"), ctx.schedule_timer(20)
-            )
-            return (yield ctx.continue_as_new([2, second]))
-        won = yield ctx.race(
-            ctx.schedule_sub_orchestration_with_id("AwaitRelease", second, "second"),
-            ctx.schedule_timer(600_000),
-        )
-        return won
+_relay = _with("Relay")
 
 
 async def _drive_relay(prefix: str, client: Client) -> None:
@@ -262,16 +214,7 @@ async def _drive_relay(prefix: str, client: Client) -> None:
     await client.wait_for_orchestration(second, 10.0)
 
 
-def _lost_completion(runtime: Runtime) -> None:
-    _common(runtime)
-
-    @runtime.register_orchestration("Shipper")
-    def shipper(ctx: Any, n: int) -> Any:
-        """Execution 1 warms up with an activity; execution 2 ships through a child."""
-        if n == 1:
-            yield ctx.schedule_activity("Echo", "warm up")
-            return (yield ctx.continue_as_new(2))
-        return (yield ctx.schedule_sub_orchestration("ProcessBatch", n))
+_lost_completion = _with("Shipper")
 
 
 async def _drive_lost_completion(prefix: str, client: Client) -> None:

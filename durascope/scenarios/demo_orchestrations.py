@@ -130,6 +130,58 @@ def nightly_report(ctx: Any, job: list[str]) -> Any:
     return result
 
 
+def approval_window(ctx: Any, _: Any) -> Any:
+    """Prepares for a while, then opens a window for the approval."""
+    ctx.set_custom_status("preparing")
+    yield ctx.schedule_timer(300)
+    won = yield ctx.race(ctx.wait_for_event("approve"), ctx.schedule_timer(200))
+    return "approved" if won["index"] == 0 else "window closed without an approval"
+
+
+def reconcile(ctx: Any, sku: str) -> Any:
+    """Tries to reserve (it fails, and is handled), then waits for the books to close."""
+    try:
+        reserved = yield ctx.schedule_activity("Reserve", sku)
+    except Exception as exc:
+        reserved = f"not reserved: {exc}"
+    ctx.set_custom_status("reconciled")
+    closed = yield ctx.wait_for_event("close")
+    return [reserved, closed]
+
+
+def dispatch(ctx: Any, _: Any) -> Any:
+    """Once begun, takes a cached answer from the mailbox or computes it in a child."""
+    ctx.set_custom_status("waiting for begin")
+    yield ctx.wait_for_event("begin")
+    won = yield ctx.race(
+        ctx.schedule_sub_orchestration("ProcessBatch", 7), ctx.dequeue_event("cache")
+    )
+    return won
+
+
+def relay(ctx: Any, job: list[Any]) -> Any:
+    """Execution 1 leaves a slow child behind; execution 2 waits on another at event 2."""
+    n, second = job
+    if n == 1:
+        yield ctx.race(
+            ctx.schedule_sub_orchestration("AwaitRelease", "first"), ctx.schedule_timer(20)
+        )
+        return (yield ctx.continue_as_new([2, second]))
+    won = yield ctx.race(
+        ctx.schedule_sub_orchestration_with_id("AwaitRelease", second, "second"),
+        ctx.schedule_timer(600_000),
+    )
+    return won
+
+
+def shipper(ctx: Any, n: int) -> Any:
+    """Execution 1 warms up with an activity; execution 2 ships through a child."""
+    if n == 1:
+        yield ctx.schedule_activity("Echo", "warm up")
+        return (yield ctx.continue_as_new(2))
+    return (yield ctx.schedule_sub_orchestration("ProcessBatch", n))
+
+
 ACTIVITIES: dict[str, Callable[..., Any]] = {"Charge": charge, "Echo": echo, "Reserve": reserve}
 ORCHESTRATIONS: dict[str, Callable[..., Any]] = {
     "ProcessBatch": process_batch,
@@ -141,6 +193,11 @@ ORCHESTRATIONS: dict[str, Callable[..., Any]] = {
     "Pipeline": pipeline,
     "Approval": approval,
     "NightlyReport": nightly_report,
+    "ApprovalWindow": approval_window,
+    "Reconcile": reconcile,
+    "Dispatch": dispatch,
+    "Relay": relay,
+    "Shipper": shipper,
 }
 
 
