@@ -32,7 +32,8 @@ def test_run_my_orchestrations_without_the_tui(tmp_path: Path) -> None:
         out = proc.stdout
         assert "order-0: Completed" in out and "order-2: Completed" in out
         assert "'receipt': 'charged order-2 for 3 items'" in out
-        assert "durascope: orders.db" in out and "no findings" in out
+        assert "no findings" in out
+        assert "opened durascope store orders.db" in proc.stderr
         assert "Traceback" not in proc.stderr
     from durascope.replay import open_model
 

@@ -113,7 +113,7 @@ def test_the_tour_replay_line_works_after_the_demo(tmp_path: Path) -> None:
     assert replay.returncode == 1, out[-3000:] + replay.stderr[-3000:]  # the divergence
     assert "nondeterminism" in out and "deploy-approval" in out
     assert "ActivityScheduled Echo" in out  # the fraud check the changed code added
-    assert "what-if (recorded under the fixed policy)" in out
+    assert "what-if: recorded under the fixed policy" in out
 
     # The module is the demo's code: the instances it did not change replay cleanly.
     args = ["replay", "durascope-demo.db", "--instance", "healthy-loop", "--module", str(module)]

@@ -172,8 +172,18 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
         ]
         assert pairs.position_text() == "1-3/3"  # no scrollbar: the header says where
         assert "name 1-3/3" in screen_text(app) and " open " in screen_text(app)
-        await pilot.press("right")
-        await pilot.pause()
+        # Each step shows the state after its turn (the completions may come in one
+        # turn or several), in place.
+        assert screen.timeline is not None
+        for turn in range(1, len(screen.timeline)):
+            await pilot.press("right")
+            await pilot.pause()
+            assert screen.turn == turn
+            expected = screen.timeline.state_after(turn).schedules
+            assert rows() == [
+                [str(s.event_id), "child", "ReserveItem", s.status, str(s.closed_by or "")]
+                for s in expected
+            ]
         assert rows() == [
             ["2", "child", "ReserveItem", "completed", "5"],
             ["3", "child", "ReserveItem", "failed", "6"],
@@ -182,7 +192,7 @@ async def test_pairs_tab_state_panel_and_history_contents(fixed_store: Path) -> 
         assert " failed " in screen_text(app)  # repainted
         state = rendered(screen.query_one(StatePanel))
         assert "execution 1: Failed" in state and "open schedules (0)" in state
-        await pilot.press("left")
+        await pilot.press("home")
         await pilot.pause()
         assert [r[3] for r in rows()] == ["open", "open", "open"]
 
