@@ -277,7 +277,7 @@ def _write_demo_module(store: Path) -> str:
     source = files("durascope.scenarios").joinpath("demo_orchestrations.py").read_text()
     target = store.with_name(DEMO_MODULE)
     if target.exists() and target.read_text() != source:
-        return f"kept your {target} (it is not the demo's code; the replay below needs it)"
+        return f"kept your {target} (it differs from the demo's code, which the replay expects)"
     target.write_text(source)
     return f"wrote the demo's code to {target}"
 
