@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets._data_table import ColumnKey
 
-from durascope.replay import Finding, Instance
-from durascope.tui.text import badges, plain, status
+from durascope.replay import Finding, Instance, safe_text
+from durascope.tui.text import badges, status
 
 _REBUILD_BEYOND = 64
 """Rows leaving the table in one update beyond which it is rebuilt instead."""
@@ -44,6 +45,25 @@ def matches(inst: Instance, query: str) -> bool:
     return True
 
 
+class _Cell(Text):
+    """A one-line cell whose width the table takes from :class:`InstanceTable`.
+
+    ``DataTable`` measures every new cell through the console (about half of the
+    first screen on 10,000 instances, measured by ``bench/bench_tui.py``); a
+    one-line ``Text`` is as wide as its ``cell_len``, which the table computes
+    itself, so the console measure is switched off.
+    """
+
+    __rich_measure__ = None  # type: ignore[assignment]
+
+
+def _cell(text: Text) -> _Cell:
+    """``text`` as a cell (same characters, style and spans)."""
+    cell = _Cell(text.plain, style=text.style)
+    cell.spans = list(text.spans)
+    return cell
+
+
 Signature = tuple[str, str, str, int, tuple[int, int, int] | None]
 """What a row shows, column by column, as plain values (compared to skip unchanged cells)."""
 
@@ -69,6 +89,20 @@ class InstanceTable(DataTable[Text]):
         self.cursor_type = "row"
         for label, key in _COLUMNS:
             self.add_column(label, key=key)
+        self._widths = {key: len(label) for label, key in _COLUMNS}
+
+    _widths: dict[str, int] = {}
+    """The widest cell of each column so far (with its label): the columns' widths."""
+
+    def _fit(self, cells: tuple[_Cell, ...]) -> None:
+        for (_, key), cell in zip(_COLUMNS, cells, strict=True):
+            if cell.cell_len > self._widths[key]:
+                self._widths[key] = cell.cell_len
+
+    def _apply_widths(self) -> None:
+        for key, width in self._widths.items():
+            self.columns[ColumnKey(key)].content_width = width
+        self.refresh()
 
     _ids: list[str] = []
     _signatures: dict[str, Signature] = {}
@@ -77,15 +111,16 @@ class InstanceTable(DataTable[Text]):
     updated_rows = 0
     """How many rows the last :meth:`show` added or changed (for tests)."""
 
-    @staticmethod
-    def _cells(inst: Instance, findings: list[Finding] | None) -> tuple[Text, ...]:
-        return (
-            plain(inst.instance_id, 60),
-            plain(inst.orchestration_name, 30),
-            status(inst.status),
-            Text(str(len(inst.executions))),
-            badges(findings),
+    def _cells(self, inst: Instance, findings: list[Finding] | None) -> tuple[_Cell, ...]:
+        cells = (
+            _Cell(safe_text(inst.instance_id, 60)),
+            _Cell(safe_text(inst.orchestration_name, 30)),
+            _cell(status(inst.status)),
+            _Cell(str(len(inst.executions))),
+            _cell(badges(findings)),
         )
+        self._fit(cells)
+        return cells
 
     def show(
         self,
@@ -130,10 +165,12 @@ class InstanceTable(DataTable[Text]):
         self._signatures = signatures
         self._ids = new_ids
         self.updated_rows = updated
+        self._apply_widths()
 
     def _rebuild(self, instances: list[Instance], of: FindingsOf) -> None:
         self.rebuilds += 1
         self.clear()
+        self._widths = {key: len(label) for label, key in _COLUMNS}
         self._signatures = {}
         for inst in instances:
             found = of(inst)
@@ -141,6 +178,7 @@ class InstanceTable(DataTable[Text]):
             self.add_row(*self._cells(inst, found), key=inst.instance_id)
         self._ids = [inst.instance_id for inst in instances]
         self.updated_rows = len(instances)
+        self._apply_widths()
 
     def instance_at_cursor(self) -> str | None:
         """The instance id of the highlighted row."""
