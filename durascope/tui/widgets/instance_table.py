@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets._data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey
 
 from durascope.replay import Finding, Instance, safe_text
 from durascope.tui.text import badges, status
