@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import median, percentile, remove_store
+from bench import median, percentile
 
 
 def _tree_sizes(template: Path) -> dict[str, int]:
@@ -56,7 +56,13 @@ def _instances_store(directory: Path, size: int) -> Path:
     Whole copies of the template's trees, plus one copy of the subset of its root
     trees that makes up the remainder (a copy fewer when no subset does).
     """
-    from bench.inspection import _COPIES, TEMPLATE_TOKEN, make_template
+    from bench.inspection import (
+        _COPIES,
+        TEMPLATE_TOKEN,
+        finish_replica_store,
+        make_template,
+        start_replica_store,
+    )
 
     template = directory / "template.db"
     make_template(template)
@@ -71,23 +77,8 @@ def _instances_store(directory: Path, size: int) -> Path:
     if rest is None:
         raise ValueError(f"cannot make exactly {size} instances from trees of {sizes}")
     db = directory / "instances.db"
-    remove_store(db)
-    conn = sqlite3.connect(db)
+    conn = start_replica_store(template, db, copies + 1)
     try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("ATTACH DATABASE ? AS tpl", (f"file:{template}?mode=ro",))
-        conn.execute("BEGIN")
-        for (ddl,) in conn.execute(
-            "SELECT sql FROM tpl.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
-            " ORDER BY type = 'index'"
-        ).fetchall():
-            conn.execute(ddl)
-        conn.execute("INSERT INTO durascope_meta SELECT * FROM tpl.durascope_meta")
-        conn.execute("CREATE TEMP TABLE replica (k INTEGER PRIMARY KEY, id TEXT NOT NULL)")
-        conn.executemany(
-            "INSERT INTO replica VALUES (?, ?)", [(k, f"r{k:07d}") for k in range(copies + 1)]
-        )
         conn.execute("CREATE TEMP TABLE partial (root TEXT NOT NULL)")
         conn.executemany("INSERT INTO partial VALUES (?)", [(r,) for r in rest])
         in_partial = (
@@ -101,10 +92,7 @@ def _instances_store(directory: Path, size: int) -> Path:
                 f"WHERE r.k < :copies OR {in_partial} ORDER BY r.k",
                 {"tok": TEMPLATE_TOKEN, "copies": copies},
             )
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE tpl")
-        conn.execute("ANALYZE")
-        conn.execute("PRAGMA journal_mode = DELETE")
+        finish_replica_store(conn)
         count = int(conn.execute("SELECT count(*) FROM instances").fetchone()[0])
     finally:
         conn.close()

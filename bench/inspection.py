@@ -164,6 +164,41 @@ def template_counts(template: Path) -> dict[str, int]:
         return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _COPIES}
 
 
+def start_replica_store(template: Path, db: Path, replicas: int) -> sqlite3.Connection:
+    """A new ``db`` with the template's schema, inside a write transaction, ready to copy.
+
+    The template is attached as ``tpl``, and ``temp.replica`` holds the replica
+    ids ``(k, 'r000000k')`` for ``k < replicas``; the caller inserts the rows
+    (see :data:`_COPIES`) and calls :func:`finish_replica_store`.
+    """
+    remove_store(db)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    # The schema is the template's own (the runtime installed it).
+    conn.execute("ATTACH DATABASE ? AS tpl", (f"file:{template}?mode=ro",))
+    conn.execute("BEGIN")
+    for (ddl,) in conn.execute(
+        "SELECT sql FROM tpl.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY type = 'index'"
+    ).fetchall():
+        conn.execute(ddl)
+    conn.execute("INSERT INTO durascope_meta SELECT * FROM tpl.durascope_meta")
+    conn.execute("CREATE TEMP TABLE replica (k INTEGER PRIMARY KEY, id TEXT NOT NULL)")
+    conn.executemany(
+        "INSERT INTO replica VALUES (?, ?)", [(k, f"r{k:07d}") for k in range(replicas)]
+    )
+    return conn
+
+
+def finish_replica_store(conn: sqlite3.Connection) -> None:
+    """Commit the copy, detach the template and leave an ordinary (rollback-journal) file."""
+    conn.execute("COMMIT")
+    conn.execute("DETACH DATABASE tpl")
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA journal_mode = DELETE")
+
+
 def replicate(template: Path, db: Path, events: int) -> dict[str, int]:
     """Write ``db``: the template's tables copied until about ``events`` history rows.
 
@@ -171,35 +206,15 @@ def replicate(template: Path, db: Path, events: int) -> dict[str, int]:
         Rows per table in the new store.
     """
     per_copy = template_counts(template)["history"]
-    replicas = max(1, round(events / per_copy))
-    remove_store(db)
-    conn = sqlite3.connect(db)
+    conn = start_replica_store(template, db, max(1, round(events / per_copy)))
     try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        # The schema is the template's own (the runtime installed it).
-        conn.execute("ATTACH DATABASE ? AS tpl", (f"file:{template}?mode=ro",))
-        conn.execute("BEGIN")
-        for (ddl,) in conn.execute(
-            "SELECT sql FROM tpl.sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
-            " ORDER BY type = 'index'"
-        ).fetchall():
-            conn.execute(ddl)
-        conn.execute("INSERT INTO durascope_meta SELECT * FROM tpl.durascope_meta")
-        conn.execute("CREATE TEMP TABLE replica (k INTEGER PRIMARY KEY, id TEXT NOT NULL)")
-        conn.executemany(
-            "INSERT INTO replica VALUES (?, ?)", [(k, f"r{k:07d}") for k in range(replicas)]
-        )
         for table, columns in _COPIES.items():
             conn.execute(
                 f"INSERT INTO main.{table} SELECT {columns} "  # fixed table names
                 f"FROM temp.replica AS r, tpl.{table} ORDER BY r.k",
                 {"tok": TEMPLATE_TOKEN},
             )
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE tpl")
-        conn.execute("ANALYZE")
-        conn.execute("PRAGMA journal_mode = DELETE")
+        finish_replica_store(conn)
         counts = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _COPIES}
     finally:
         conn.close()

@@ -276,3 +276,24 @@ def test_only_refreshes_its_summary_lines() -> None:
     assert harness.results_summary(out) == (
         "| benchmark | figure |\n|---|---|\n| seek | new |\n| tui | keep |\n"
     )
+
+
+def test_tui_rows() -> None:
+    """The TUI benchmark at a tiny size: exactly the instances asked for, every row timed."""
+    pytest.importorskip("textual")
+    from bench import bench_tui
+
+    rows = bench_tui.run(60)
+    names = [r["benchmark"] for r in rows]
+    assert names[0] == "tui first screen" and rows[0]["size"] == "60 instances"
+    for kind in ("", ", Pairs tab", ", large state", ", large state, Pairs tab"):
+        assert f"tui key to repaint{kind} (median)" in names
+        assert f"tui key to repaint{kind} (p99)" in names
+    for row in rows:
+        assert row["value_s"] > 0 and row["baseline_s"] > 0, row
+        assert row["target"] in ("< 1 s", "< 50 ms")
+    by_name = {r["benchmark"]: r for r in rows}
+    assert (
+        by_name["tui key to repaint (median)"]["value_s"]
+        <= (by_name["tui key to repaint (p99)"]["value_s"])
+    )
