@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import sqlite3
 import sys
 import tempfile
@@ -101,32 +102,107 @@ def _instances_store(directory: Path, size: int) -> Path:
     return db
 
 
-def _bundle_of(directory: Path, name: str, registry: Any, instance: str, arg: Any) -> Path:
-    from durascope.replay import build_bundle, model_from_simulation, write_bundle
-    from durascope.runtime import Simulation
+START_MS = 1_700_000_000_000
+"""The simulated clock's start (as :class:`~durascope.runtime.Simulation` is given)."""
 
-    sim = Simulation(registry)
-    sim.start(instance, name, arg)
-    asyncio.run(sim.run(max_turns=10**7))
+
+def _write_bundle(directory: Path, model: Any, instance: str) -> Path:
+    from durascope.replay import build_bundle, write_bundle
+
     path = directory / f"{instance}.json"
-    write_bundle(build_bundle(model_from_simulation(sim)), path)
+    write_bundle(build_bundle(model), path)
     return path
 
 
 def _long_history_bundle(directory: Path, events: int) -> tuple[Path, str]:
-    """A bundle holding one instance with about ``events`` history events."""
-    from durascope.runtime import Registry
+    """A bundle holding one instance with about ``events`` history events.
 
-    def long_running(ctx: Any, n: int) -> Any:
-        total = 0
-        for i in range(n):
-            total += yield ctx.schedule_activity("Inc", i)
-        return total
+    The seek benchmark's loop (an activity per step, a timer every tenth), written
+    as the runtime would write it (:func:`bench.seek.synthesize_loop`): running it
+    replays the growing history on every turn, minutes at 10,000 events.
+    """
+    from bench.seek import synthesize_loop
 
-    registry = Registry()
-    registry.add_orchestration("LongRunning", long_running)
-    registry.add_activity("Inc", lambda ctx, x: x + 1)
-    return _bundle_of(directory, "LongRunning", registry, "long", events // 2), "long"
+    return _write_bundle(directory, synthesize_loop("long", max(2, events // 2)), "long"), "long"
+
+
+def fan_out(ctx: Any, n: int) -> Any:
+    """``n`` timers scheduled at once, the i-th firing after ``i + 1`` seconds."""
+    yield ctx.all([ctx.schedule_timer(1000 * (i + 1)) for i in range(n)])
+    return n
+
+
+def synthesize_fan_out(instance_id: str, timers: int) -> Any:
+    """The model a :class:`Simulation` of :func:`fan_out` writes, written directly.
+
+    One start turn that schedules every timer, then one turn per timer fired (the
+    last one completes); ``tests/test_bench.py`` checks it field for field against
+    a real simulation.
+    """
+    from durascope.history import event_from_dict, turn_record_from_json
+    from durascope.replay import Execution, Instance, Model, Origin
+    from durascope.runtime import ENGINE_VERSION
+
+    if timers < 1:
+        raise ValueError("the fan-out has at least one timer")
+    envelope = {"instance_id": instance_id, "execution_id": 1, "duroxide_version": ENGINE_VERSION}
+    here = {"instance": instance_id, "execution_id": 1}
+    events: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+
+    def event(now: int, kind: str, source: int | None, **fields: Any) -> int:
+        eid = len(events) + 1
+        events.append(
+            {"event_id": eid, "source_event_id": source, **envelope, "timestamp_ms": now,
+             "type": kind, **fields}
+        )  # fmt: skip
+        return eid
+
+    def record(now: int, message: dict[str, Any], reason: str, delta: list[int],
+               sent: list[Any], result: str = "continue",
+               output: str | None = None) -> None:  # fmt: skip
+        records.append(
+            {"type": "TurnRecord", "instance": instance_id, "execution_id": 1,
+             "turn": len(records) + 1, "timestamp_ms": now, "policy": "fixed", "attempt": 1,
+             "messages": [{"message": message, "verdict": "applied", "reason": reason,
+                           "event_id": delta[0]}],
+             "delta_event_ids": delta, "sent": sent, "cancelled_activities": [],
+             "result": result, "output": output, "custom_status": None, "worker_id": None}
+        )  # fmt: skip
+
+    start = {"StartOrchestration": {"instance": instance_id, "orchestration": "FanOut",
+             "input": str(timers), "version": None, "parent_instance": None,
+             "parent_id": None, "execution_id": 1}}  # fmt: skip
+    first = event(START_MS, "OrchestrationStarted", None, name="FanOut", version="1.0.0",
+                  input=str(timers), parent_instance=None, parent_id=None)  # fmt: skip
+    fires = [START_MS + 1000 * (i + 1) for i in range(timers)]
+    created = [event(START_MS, "TimerCreated", None, fire_at_ms=fire) for fire in fires]
+    sent = [
+        {"item": {"TimerFired": {**here, "id": eid, "fire_at_ms": fire}}, "queue": "orchestrator",
+         "target_instance": instance_id, "target_execution": 1}
+        for eid, fire in zip(created, fires, strict=True)
+    ]  # fmt: skip
+    record(START_MS, start, "started execution 1", [first, *created], sent)
+    for i, (eid, fire) in enumerate(zip(created, fires, strict=True)):
+        done = event(fire, "TimerFired", eid, fire_at_ms=fire)
+        message = {"TimerFired": {**here, "id": eid, "fire_at_ms": fire}}
+        if i + 1 < timers:
+            record(fire, message, f"completion of schedule {eid}", [done], [])
+        else:
+            end = event(fire, "OrchestrationCompleted", None, output=str(timers))
+            record(fire, message, f"completion of schedule {eid}", [done, end], [],
+                   "completed", str(timers))  # fmt: skip
+    execution = Execution(
+        instance_id, 1, "Completed", str(timers), event_count=len(events),
+        _events=tuple(event_from_dict(e) for e in events),
+    )  # fmt: skip
+    instance = Instance(
+        instance_id, "FanOut", "1.0.0", 1, None, "Completed", str(timers),
+        executions=(execution,),
+        _turns=tuple(turn_record_from_json(json.dumps(r)) for r in records),
+    )  # fmt: skip
+    return Model(origin=Origin(kind="memory", path=f"fan-out-{instance_id}"),
+                 instances={instance_id: instance})  # fmt: skip
 
 
 def _fan_out_bundle(directory: Path, events: int) -> tuple[Path, str]:
@@ -135,15 +211,8 @@ def _fan_out_bundle(directory: Path, events: int) -> tuple[Path, str]:
     Each timer fires at its own time, so each later turn closes one schedule: the
     state after a turn holds every timer, most of them open.
     """
-    from durascope.runtime import Registry
-
-    def fan_out(ctx: Any, n: int) -> Any:
-        yield ctx.all([ctx.schedule_timer(1000 * (i + 1)) for i in range(n)])
-        return n
-
-    registry = Registry()
-    registry.add_orchestration("FanOut", fan_out)
-    return _bundle_of(directory, "FanOut", registry, "fan-out", events // 2), "fan-out"
+    model = synthesize_fan_out("fan-out", max(1, events // 2))
+    return _write_bundle(directory, model, "fan-out"), "fan-out"
 
 
 async def _first_screen(db: Path) -> float:

@@ -297,3 +297,28 @@ def test_tui_rows() -> None:
         by_name["tui key to repaint (median)"]["value_s"]
         <= (by_name["tui key to repaint (p99)"]["value_s"])
     )
+
+
+@pytest.mark.parametrize("timers", [1, 2, 5, 12])
+def test_synthesized_fan_out_is_what_the_simulation_writes(timers: int) -> None:
+    import asyncio
+
+    from bench import bench_tui
+    from durascope.replay import model_from_simulation
+    from durascope.runtime import Registry, Simulation
+
+    registry = Registry()
+    registry.add_orchestration("FanOut", bench_tui.fan_out)
+    sim = Simulation(registry, start_ms=bench_tui.START_MS)
+    sim.start("f", "FanOut", timers)
+    asyncio.run(sim.run(max_turns=10 * timers + 10))
+    real = model_from_simulation(sim).instance("f")
+    made = bench_tui.synthesize_fan_out("f", timers).instance("f")
+    assert len(made.turns) == timers + 1
+    assert [event_to_json(e) for e in made.execution(1).events] == [
+        event_to_json(e) for e in real.execution(1).events
+    ]
+    assert [turn_record_to_json(r) for r in made.turns] == [
+        turn_record_to_json(r) for r in real.turns
+    ]
+    assert (made.status, made.output) == (real.status, real.output)
