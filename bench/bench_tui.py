@@ -4,7 +4,7 @@
   to the browser's table holding every row (diagnosis still running in its worker);
 - key to repaint: stepping through an instance whose history has ~``size`` events,
   timed from the key press until the screen's compositor has rendered the update;
-  median and p99 over many presses, with the History tab shown (the first rows),
+  median, p99 and max over many presses, with the History tab shown (the first rows),
   then with the Pairs tab shown (every schedule paired with its completion);
 - key to repaint with a large state: stepping through a fan-out whose ~``size / 2``
   timers are scheduled in one turn and fire one per turn, so the state panel and
@@ -298,11 +298,13 @@ def _repaint_rows(
             "value_s": value,
             "baseline": f"state_after ({stat})",
             "baseline_s": base,
-            "target": "< 50 ms",
+            "target": target,
         }
-        for stat, value, base in (
-            ("median", median(timings), median(steps)),
-            ("p99", percentile(timings, 99), percentile(steps, 99)),
+        for stat, value, base, target in (
+            ("median", median(timings), median(steps), "< 50 ms"),
+            ("p99", percentile(timings, 99), percentile(steps, 99), "< 50 ms"),
+            # the slowest press too: a p99 of 200 presses leaves out the two worst
+            ("max", max(timings), max(steps), "-"),
         )
     ]
 

@@ -287,16 +287,17 @@ def test_tui_rows() -> None:
     names = [r["benchmark"] for r in rows]
     assert names[0] == "tui first screen" and rows[0]["size"] == "60 instances"
     for kind in ("", ", Pairs tab", ", large state", ", large state, Pairs tab"):
-        assert f"tui key to repaint{kind} (median)" in names
-        assert f"tui key to repaint{kind} (p99)" in names
+        for stat in ("median", "p99", "max"):
+            assert f"tui key to repaint{kind} ({stat})" in names
     for row in rows:
         assert row["value_s"] > 0 and row["baseline_s"] > 0, row
-        assert row["target"] in ("< 1 s", "< 50 ms")
-    by_name = {r["benchmark"]: r for r in rows}
-    assert (
-        by_name["tui key to repaint (median)"]["value_s"]
-        <= (by_name["tui key to repaint (p99)"]["value_s"])
-    )
+        assert row["target"] in ("< 1 s", "< 50 ms", "-")
+    by_name = {r["benchmark"]: r["value_s"] for r in rows}
+    for kind in ("", ", Pairs tab", ", large state", ", large state, Pairs tab"):
+        median, p99, worst = (
+            by_name[f"tui key to repaint{kind} ({stat})"] for stat in ("median", "p99", "max")
+        )
+        assert median <= p99 <= worst
 
 
 @pytest.mark.parametrize("timers", [1, 2, 5, 12])
