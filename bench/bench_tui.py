@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import sqlite3
 import sys
 import tempfile
@@ -139,8 +138,7 @@ def synthesize_fan_out(instance_id: str, timers: int) -> Any:
     last one completes); ``tests/test_bench.py`` checks it field for field against
     a real simulation.
     """
-    from durascope.history import event_from_dict, turn_record_from_json
-    from durascope.replay import Execution, Instance, Model, Origin
+    from bench.seek import completed_model
     from durascope.runtime import ENGINE_VERSION
 
     if timers < 1:
@@ -192,17 +190,9 @@ def synthesize_fan_out(instance_id: str, timers: int) -> Any:
             end = event(fire, "OrchestrationCompleted", None, output=str(timers))
             record(fire, message, f"completion of schedule {eid}", [done, end], [],
                    "completed", str(timers))  # fmt: skip
-    execution = Execution(
-        instance_id, 1, "Completed", str(timers), event_count=len(events),
-        _events=tuple(event_from_dict(e) for e in events),
-    )  # fmt: skip
-    instance = Instance(
-        instance_id, "FanOut", "1.0.0", 1, None, "Completed", str(timers),
-        executions=(execution,),
-        _turns=tuple(turn_record_from_json(json.dumps(r)) for r in records),
-    )  # fmt: skip
-    return Model(origin=Origin(kind="memory", path=f"fan-out-{instance_id}"),
-                 instances={instance_id: instance})  # fmt: skip
+    return completed_model(
+        instance_id, "FanOut", str(timers), events, records, f"fan-out-{instance_id}"
+    )
 
 
 def _fan_out_bundle(directory: Path, events: int) -> tuple[Path, str]:

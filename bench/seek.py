@@ -97,8 +97,6 @@ def simulate(instance_id: str, arg: Any, max_turns: int) -> Any:
 
 def synthesize_loop(instance_id: str, turns: int) -> Any:
     """The model :func:`simulate` gives for ``Loop(turns - 1)``, written directly (linear time)."""
-    from durascope.history import event_from_dict, turn_record_from_json
-    from durascope.replay import Execution, Instance, Model, Origin
     from durascope.runtime import ENGINE_VERSION
 
     if turns < 2:
@@ -165,17 +163,40 @@ def synthesize_loop(instance_id: str, turns: int) -> Any:
         else:
             end = event("OrchestrationCompleted", None, output=str(acc))
             record(message, reason, [done, end], [], "completed", str(acc))
+    return completed_model(instance_id, "Loop", str(acc), events, records, f"seek-{instance_id}")
+
+
+def completed_model(
+    instance_id: str,
+    name: str,
+    output: str,
+    events: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    path: str,
+) -> Any:
+    """A one-instance, one-execution in-memory model of a completed orchestration.
+
+    Args:
+        instance_id: The instance.
+        name: Its orchestration name (version ``1.0.0``).
+        output: What it completed with.
+        events: Its history, in duroxide's JSON shape.
+        records: Its turn records, in the journal's JSON shape.
+        path: The model origin's path (a label: nothing is read from it).
+    """
+    from durascope.history import event_from_dict, turn_record_from_json
+    from durascope.replay import Execution, Instance, Model, Origin
+
     execution = Execution(
-        instance_id, 1, "Completed", str(acc), event_count=len(events),
+        instance_id, 1, "Completed", output, event_count=len(events),
         _events=tuple(event_from_dict(e) for e in events),
     )  # fmt: skip
     instance = Instance(
-        instance_id, "Loop", "1.0.0", 1, None, "Completed", str(acc),
+        instance_id, name, "1.0.0", 1, None, "Completed", output,
         executions=(execution,),
         _turns=tuple(turn_record_from_json(json.dumps(r)) for r in records),
     )  # fmt: skip
-    return Model(origin=Origin(kind="memory", path=f"seek-{instance_id}"),
-                 instances={instance_id: instance})  # fmt: skip
+    return Model(origin=Origin(kind="memory", path=path), instances={instance_id: instance})
 
 
 # ─── Measuring ───────────────────────────────────────────────────
