@@ -368,8 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--redact",
         action="store_true",
         help="replace every payload (inputs, outputs, results, event data, custom status, "
-        "key-value values, every field of unknown or undecodable events and queue rows) with "
-        "its size and a hash; error messages and cancel reasons are kept (diagnosis needs them)",
+        "key-value values, every field of unknown or undecodable events and queue rows) and "
+        "every text that can quote one (error messages and tracebacks, failed outputs, cancel "
+        "reasons given by a client) with its size and a hash; names, ids, event types, error "
+        "kinds and the runtime's own reasons are kept (diagnosis needs them)",
     )
     export.set_defaults(func=cmd_export)
 

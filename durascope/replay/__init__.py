@@ -10,7 +10,6 @@ from durascope.replay._bundle import (
     Bundle,
     build_bundle,
     load_bundle,
-    redaction_marker,
     select_tree,
     write_bundle,
 )
@@ -34,6 +33,7 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
+from durascope.replay._redact import redaction_marker
 from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
 from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold

@@ -4,44 +4,24 @@ A bundle is data only (JSON, optionally gzip; never pickle, never code).  Events
 keep duroxide's JSON shape, so a bundle made from a duroxide store can be
 compared with one made from a durascope store field by field.
 
-``redact`` replaces every payload with its size and a stable hash, so a
-postmortem can be shared without its data.  What is a payload is decided by
-structure, not by a list of field names: of a known event or work item, every
-field except its identity and routing (envelope, names, ids, versions, timer
-times, keys, session and tag) and except error details and cancel reasons,
-which are kept because diagnosis needs them; of an unknown or undecodable event
-every field but the envelope; of an unknown work item every field but its tag
-and routing ids; a queue row that is not JSON as a whole.  Outputs (except a
-failed execution's, which is its error message), custom status and the
-payloads inside captured turns are redacted the same way.
+``redact`` replaces every payload and every free text that can quote one
+with its size and a stable hash (see :mod:`durascope.replay._redact`).
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import re
 import time
 import zlib
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from durascope.history import (
-    ENVELOPE_FIELDS,
-    EVENT_ADAPTER,
-    WORK_ITEM_ADAPTER,
-    Event,
-    HistoryDecodeError,
-    TurnRecord,
-    UnknownEvent,
-    event_to_dict,
-    turn_record_to_json,
-    work_item_from_json,
-)
+from durascope.history import Event, HistoryDecodeError, TurnRecord, work_item_from_json
 from durascope.replay._model import (
     Execution,
     Instance,
@@ -51,45 +31,12 @@ from durascope.replay._model import (
     SourceError,
     SourceKind,
 )
+from durascope.replay._redact import Redactor, redacted
 from durascope.runtime import ENGINE_VERSION
 
 BUNDLE_FORMAT = "durascope-bundle"
 BUNDLE_SCHEMA_VERSION = 1
 GZIP_MAGIC = b"\x1f\x8b"
-
-_KEPT_FIELDS = frozenset(
-    {
-        "name",
-        "version",
-        "orchestration",
-        "instance",
-        "execution_id",
-        "id",
-        "parent_instance",
-        "parent_id",
-        "parent_execution_id",
-        "fire_at_ms",
-        "key",
-        "last_updated_at_ms",
-        "session_id",
-        "tag",
-        "details",
-        "reason",
-    }
-)
-"""Fields of known events and work items that identify or route, or explain a failure.
-
-Everything else of a known model is a payload (an allowlist: a field added to a
-model later is redacted until it is listed here).  ``details`` (error details)
-and ``reason`` (cancel reasons) are kept on purpose, and ``export --help`` says so.
-"""
-
-_ROUTING_FIELDS = frozenset(
-    {"instance", "execution_id", "id", "parent_instance", "parent_id", "parent_execution_id"}
-)
-"""The fields of an unknown work item that are kept: where it goes, nothing it carries."""
-
-_MARKER = re.compile(r"<redacted \d+ bytes sha256:[0-9a-f]{16}>")
 
 
 class _Frozen(BaseModel):
@@ -202,13 +149,14 @@ def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool =
     wanted = set(ids)
     if instance_id:
         wanted.update(link.child_instance for i in ids for link in model.links_from(i))
-    instances = tuple(_bundle_instance(model.instances[i], redact) for i in ids)
+    redactor = Redactor(frozenset(model.instances)) if redact else None
+    instances = tuple(_bundle_instance(model.instances[i], redactor) for i in ids)
     pending = tuple(
         BundlePending(
             queue=m.queue,
             id=m.id,
             instance_id=m.instance_id,
-            raw=_redact_json_text(m.raw) if redact else m.raw,
+            raw=redactor.queue_row(m.raw) if redactor else m.raw,
             visible_at_ms=m.visible_at_ms,
             attempt_count=m.attempt_count,
             locked=m.locked,
@@ -220,7 +168,8 @@ def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool =
     return Bundle(
         origin=BundleOrigin(
             source_kind=origin.source_kind or origin.kind,
-            source_path=origin.path,
+            # A redacted bundle names its source by file name: a path can say whose it is.
+            source_path=Path(origin.path).name if redact else origin.path,
             runtime_version=origin.runtime_version,
             exported_at_ms=int(time.time() * 1000),
             exported_by=f"durascope (engine {ENGINE_VERSION})",
@@ -229,7 +178,7 @@ def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool =
         instances=instances,
         pending=pending,
         orphan_turns=tuple(
-            (_redact_turn(t) if redact else t)
+            (redactor.turn(t, ()) if redactor else t)
             for t in model.orphan_turns
             if instance_id is None or t.instance in wanted
         ),
@@ -337,19 +286,21 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
     )
 
 
-def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:
-    executions = tuple(
-        BundleExecution(
-            execution_id=ex.execution_id,
-            status=ex.status,
-            output=_redact_output(ex.output, ex.status) if redact else ex.output,
-            started_at_ms=ex.started_at_ms,
-            completed_at_ms=ex.completed_at_ms,
-            events=tuple(_redact_events(ex.events)) if redact else ex.events,
+def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstance:
+    if redactor is None:
+        return BundleInstance(
+            instance_id=inst.instance_id,
+            orchestration_name=inst.orchestration_name,
+            orchestration_version=inst.orchestration_version,
+            current_execution_id=inst.current_execution_id,
+            parent_instance_id=inst.parent_instance_id,
+            status=inst.status,
+            output=inst.output,
+            custom_status=inst.custom_status,
+            executions=tuple(_bundle_execution(ex, ex.output, ex.events) for ex in inst.executions),
+            turns=inst.turns,
         )
-        for ex in inst.executions
-    )
-    turns = tuple(_redact_turn(t) for t in inst.turns) if redact else inst.turns
+    events = {ex.execution_id: ex.events for ex in inst.executions}
     return BundleInstance(
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
@@ -357,104 +308,40 @@ def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:
         current_execution_id=inst.current_execution_id,
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
-        output=_redact_output(inst.output, inst.status) if redact else inst.output,
-        custom_status=_redacted(inst.custom_status) if redact else inst.custom_status,
-        executions=executions,
-        turns=turns,
+        output=_redacted_output(redactor, inst.output, inst.status, chain(*events.values())),
+        custom_status=redacted(inst.custom_status),
+        executions=tuple(
+            _bundle_execution(
+                ex,
+                _redacted_output(redactor, ex.output, ex.status, ex.events),
+                redactor.events(ex.events),
+            )
+            for ex in inst.executions
+        ),
+        turns=tuple(redactor.turn(t, events.get(t.execution_id, ())) for t in inst.turns),
     )
 
 
-def redaction_marker(value: str | None) -> str | None:
-    """``<redacted N bytes sha256:XXXXXXXXXXXXXXXX>``: size and a stable hash of a payload."""
-    if value is None:
-        return None
-    raw = value.encode()
-    return f"<redacted {len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
+def _bundle_execution(
+    ex: Execution, output: str | None, events: tuple[Event, ...]
+) -> BundleExecution:
+    return BundleExecution(
+        execution_id=ex.execution_id,
+        status=ex.status,
+        output=output,
+        started_at_ms=ex.started_at_ms,
+        completed_at_ms=ex.completed_at_ms,
+        events=events,
+    )
 
 
-def _redacted(value: Any) -> Any:
-    """The marker of any JSON value: a string's bytes, or another value's compact JSON.
-
-    None stays None (it carries nothing), and a marker stays itself, so a redacted
-    bundle redacted again keeps its hashes.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value if _MARKER.fullmatch(value) else redaction_marker(value)
-    return redaction_marker(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-
-
-def _redact_output(output: str | None, status: str) -> str | None:
-    # A failed execution's output is its error message, which diagnosis needs.
-    return output if status == "Failed" else _redacted(output)
-
-
-def _redact_fields(doc: dict[str, Any], kept: frozenset[str]) -> dict[str, Any]:
-    """``doc`` with every field not in ``kept`` redacted (carry-forward events keep names)."""
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        if key in kept:
-            out[key] = value
-        elif key == "carry_forward_events" and isinstance(value, list):
-            out[key] = [
-                [pair[0], _redacted(pair[1])]
-                if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
-                else _redacted(pair)
-                for pair in value
-            ]
-        else:
-            out[key] = _redacted(value)
-    return out
-
-
-def _redact_event(event: Event) -> Event:
-    """A known event keeps its structure; an unknown or undecodable one only its envelope."""
-    doc = event_to_dict(event)
-    kept = ENVELOPE_FIELDS if isinstance(event, UnknownEvent) else ENVELOPE_FIELDS | _KEPT_FIELDS
-    return EVENT_ADAPTER.validate_python(_redact_fields(doc, kept))
-
-
-def _redact_item(doc: Any) -> Any:
-    """A work item's JSON (``{"Tag": {...}}``), redacted by the same rules as events."""
-    known = True
-    try:
-        WORK_ITEM_ADAPTER.validate_python(doc)
-    except ValidationError:
-        known = False
-    if not (isinstance(doc, dict) and len(doc) == 1):
-        return _redacted(doc)
-    ((tag, inner),) = doc.items()
-    if not isinstance(inner, dict):
-        return {tag: _redacted(inner)}
-    return {tag: _redact_fields(inner, _KEPT_FIELDS if known else _ROUTING_FIELDS)}
-
-
-def _redact_turn(record: TurnRecord) -> TurnRecord:
-    doc = json.loads(turn_record_to_json(record))
-    for verdict in doc["messages"]:
-        verdict["message"] = _redact_item(verdict["message"])
-    for sent in doc["sent"]:
-        sent["item"] = _redact_item(sent["item"])
-    if record.result != "failed":
-        doc["output"] = _redacted(record.output)
-    doc["custom_status"] = _redacted(record.custom_status)
-    return TurnRecord.model_validate(doc)
-
-
-def _redact_events(events: Iterable[Event]) -> Iterable[Event]:
-    return (_redact_event(event) for event in events)
-
-
-def _redact_json_text(raw: str) -> str:
-    """A queue row's work item, redacted; a row that is not JSON becomes one marker."""
-    try:
-        doc = json.loads(raw)
-    except ValueError:  # not JSON: nothing of it is structure (a marker stays itself)
-        marker: str = _redacted(raw)
-        return marker
-    redacted = _redact_item(doc)
-    return redacted if isinstance(redacted, str) else json.dumps(redacted, separators=(",", ":"))
+def _redacted_output(
+    redactor: Redactor, output: str | None, status: str, events: Iterable[Event]
+) -> str | None:
+    if status == "Failed":
+        return redactor.failed_output(output, events)
+    marker: str | None = redacted(output)
+    return marker
 
 
 def _decode_item(raw: str) -> Any:

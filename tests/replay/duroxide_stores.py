@@ -255,8 +255,8 @@ def secret_payloads(dx: Any, provider: Any, rt: Any) -> None:
     (where the runtime has them), external and mailbox event data, a carried-forward
     mailbox message, continue-as-new input; then, with the runtime stopped, a queued
     start and a queued event.  Error messages and cancel reasons hold no secret
-    (redaction keeps them).  ``dx`` is the ``duroxide`` package or durascope's
-    drop-in ``durascope.compat.duroxide``.
+    (``test_redaction_texts`` checks those, on failing stores).  ``dx`` is the
+    ``duroxide`` package or durascope's drop-in ``durascope.compat.duroxide``.
     """
 
     @rt.register_activity("Echo")
