@@ -26,6 +26,7 @@ from durascope.replay import (
     diagnose,
     event_summary,
     open_model,
+    refuse_input_as_output,
     safe_text,
     write_bundle,
 )
@@ -129,8 +130,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``durascope export PATH -o OUT.json[.gz] [--instance ID] [--redact]``."""
-    if os.path.abspath(args.output) == os.path.abspath(args.path):
-        raise CommandError("the output path is the input: refusing to overwrite it")
+    refuse_input_as_output(args.output, args.path)
     model = open_model(args.path)
     try:
         if args.instance is None:
@@ -238,6 +238,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     """``durascope render PATH --instance ID -o OUT.{svg,png,dot}``."""
     from durascope.viz import RenderError, render_to_file
 
+    refuse_input_as_output(args.output, args.path)
     model = open_model(args.path)
     try:
         model.instance(args.instance)
