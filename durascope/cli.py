@@ -287,15 +287,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``durascope demo``: run the built-in scenarios into a store and show them."""
     import asyncio
 
-    from durascope.scenarios import SCENARIOS, run_scenarios
+    from durascope.scenarios import (
+        SCENARIOS,
+        NotADemoStoreError,
+        create_demo_store,
+        record_demo_instances,
+        run_scenarios,
+    )
 
     store = Path(args.output).resolve()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    try:
+        create_demo_store(store)
+    except NotADemoStoreError as exc:
+        raise CommandError(str(exc)) from None
     print(f"durascope demo: running {len(SCENARIOS)} scenarios on the embedded runtime")
     for s in SCENARIOS:
         print(f"  - {s.name} ({s.policy}): {s.summary}")
     asyncio.run(run_scenarios(store))
+    record_demo_instances(store)
     print(f"durascope demo: wrote the store {store}")
     print(f"durascope demo: {_write_demo_module(store)}; re-execute a recorded history with")
     module = os.path.relpath(store.with_name(DEMO_MODULE))
