@@ -155,9 +155,10 @@ def test_a_duroxide_store_is_refused(tmp_path: Path) -> None:
     from tests.replay.duroxide_stores import generate
 
     db = generate(tmp_path / "dx", ["healthy"])["healthy"]
-    # Copied for a postmortem: its -wal, no -shm.  (Reading a store whose -shm is there
-    # may touch that index; see tests/reliability/test_read_only.py.)
-    Path(f"{db}-shm").unlink()
+    # As copied for a postmortem: no -shm (whether duroxide's exit left a -wal varies).
+    # Reading a store whose -shm is there may touch that index, which the snapshot
+    # would see; see tests/reliability/test_read_only.py.
+    Path(f"{db}-shm").unlink(missing_ok=True)
     assert_refused(db, "it is not a durascope store")
 
 
@@ -181,3 +182,19 @@ def test_a_demo_store_the_user_added_to_is_refused(tmp_path: Path) -> None:
         runtime.shutdown()
         provider.close()
     assert_refused(store, "it holds 1 instance the demo did not start (my-own-order)")
+
+
+@pytest.mark.slow
+def test_without_dot_the_install_hint_is_printed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("graphviz")
+    from durascope.viz import INSTALL_HINT
+
+    (tmp_path / "empty-bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    code, stdout, stderr = demo(tmp_path / "durascope-demo.db")
+    assert code == 0, stdout + stderr
+    line = next(x for x in stdout.splitlines() if x.startswith("durascope demo: no .svg graph"))
+    assert line.endswith(f"{INSTALL_HINT})"), line
+    assert "graph of legacy-loop" in stdout  # the .dot needs nothing installed
