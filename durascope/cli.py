@@ -26,6 +26,7 @@ from durascope.replay import (
     diagnose,
     event_summary,
     open_model,
+    refuse_input_as_output,
     safe_text,
     write_bundle,
 )
@@ -36,7 +37,7 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 PROGRESS_THRESHOLD = 200_000
-"""Loads of more events than this report progress on stderr."""
+"""Loads of more events than this report progress on stderr, when it is a terminal."""
 
 
 class CommandError(Exception):
@@ -81,7 +82,8 @@ def _say_opened(model: Model) -> None:
 
 def _load_everything(model: Model) -> None:
     total = sum(ex.event_count or 0 for inst in model for ex in inst.executions)
-    if total > PROGRESS_THRESHOLD:
+    # A carriage return redraws a line on a terminal; in a log it is noise.
+    if total > PROGRESS_THRESHOLD and sys.stderr.isatty():
         model.load_all(_progress(sys.stderr))
         sys.stderr.write("\n")
     else:
@@ -129,8 +131,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``durascope export PATH -o OUT.json[.gz] [--instance ID] [--redact]``."""
-    if os.path.abspath(args.output) == os.path.abspath(args.path):
-        raise CommandError("the output path is the input: refusing to overwrite it")
+    refuse_input_as_output(args.output, args.path)
     model = open_model(args.path)
     try:
         if args.instance is None:
@@ -171,7 +172,11 @@ def _print_findings(findings: list[Finding], out: TextIO) -> None:
         if f.evidence == "inferred":
             out.write("        (inferred from history: this store has no turn journal)\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
-    out.write(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info\n")
+    errors, warnings = counts["error"], counts["warning"]
+    out.write(
+        f"{errors} error{'' if errors == 1 else 's'}, "
+        f"{warnings} warning{'' if warnings == 1 else 's'}, {counts['info']} info\n"
+    )
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -238,6 +243,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     """``durascope render PATH --instance ID -o OUT.{svg,png,dot}``."""
     from durascope.viz import RenderError, render_to_file
 
+    refuse_input_as_output(args.output, args.path)
     model = open_model(args.path)
     try:
         model.instance(args.instance)
@@ -286,15 +292,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``durascope demo``: run the built-in scenarios into a store and show them."""
     import asyncio
 
-    from durascope.scenarios import SCENARIOS, run_scenarios
+    from durascope.scenarios import (
+        SCENARIOS,
+        NotADemoStoreError,
+        create_demo_store,
+        record_demo_instances,
+        run_scenarios,
+    )
 
     store = Path(args.output).resolve()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    try:
+        create_demo_store(store)
+    except NotADemoStoreError as exc:
+        raise CommandError(str(exc)) from None
     print(f"durascope demo: running {len(SCENARIOS)} scenarios on the embedded runtime")
     for s in SCENARIOS:
         print(f"  - {s.name} ({s.policy}): {s.summary}")
     asyncio.run(run_scenarios(store))
+    record_demo_instances(store)
     print(f"durascope demo: wrote the store {store}")
     print(f"durascope demo: {_write_demo_module(store)}; re-execute a recorded history with")
     module = os.path.relpath(store.with_name(DEMO_MODULE))
@@ -326,12 +341,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for suffix in (".dot", ".svg"):
             out = store.with_name(f"{store.stem}-{_file_safe(focus)}{suffix}")
             try:
-                from durascope.viz import render_to_file
+                from durascope.viz import RenderError, render_to_file
 
                 render_to_file(model, focus, str(out))
                 print(f"durascope demo: graph of {safe_text(focus)}: {out}")
             except Exception as exc:  # a missing dot binary only costs the SVG
-                print(f"durascope demo: no {suffix} graph ({safe_text(exc, 200)})")
+                # Ours say what to install, in one line: cutting one short loses the hint.
+                limit = None if isinstance(exc, RenderError) else 200
+                print(f"durascope demo: no {suffix} graph ({safe_text(exc, limit)})")
         print(
             f"durascope demo: explore it with  durascope tui {store}  "
             f"or  durascope diagnose {store}"

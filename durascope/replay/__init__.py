@@ -33,6 +33,7 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
+from durascope.replay._output_files import refuse_input_as_output, write_atomically
 from durascope.replay._redact import redaction_marker
 from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
 from durascope.replay._simulated_source import model_from_simulation
@@ -90,6 +91,9 @@ __all__ = [
     "load_bundle",
     "select_tree",
     "redaction_marker",
+    # Output files
+    "refuse_input_as_output",
+    "write_atomically",
     # Text
     "event_summary",
     "safe_text",

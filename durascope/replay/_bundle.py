@@ -31,6 +31,7 @@ from durascope.replay._model import (
     SourceError,
     SourceKind,
 )
+from durascope.replay._output_files import write_atomically
 from durascope.replay._redact import Redactor, redacted
 from durascope.runtime import ENGINE_VERSION
 
@@ -186,12 +187,15 @@ def build_bundle(model: Model, *, instance_id: str | None = None, redact: bool =
 
 
 def write_bundle(bundle: Bundle, path: str | Path) -> None:
-    """Write a bundle as JSON (gzip when the name ends in ``.gz``)."""
+    """Write a bundle as JSON (gzip when the name ends in ``.gz``).
+
+    The file appears whole or not at all: a failed write leaves an existing file
+    at ``path`` as it was (see :func:`write_atomically`).
+    """
     data = bundle.model_dump_json().encode()
-    p = Path(path)
-    if p.name.endswith(".gz"):
+    if Path(path).name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
-    p.write_bytes(data)
+    write_atomically(path, data)
 
 
 def load_bundle(path: str | Path) -> Model:

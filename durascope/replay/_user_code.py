@@ -207,9 +207,12 @@ def load_user_code(path: str | Path) -> Registry:
         The registrations, ready for :func:`~durascope.replay.reexecute`.
 
     Raises:
-        SourceError: The file is missing, fails to import, or registers nothing.
+        SourceError: The file is missing or a directory, fails to import, or registers
+            nothing.
     """
     p = Path(path)
+    if p.is_dir():
+        raise SourceError(f"{p}: is a directory, not a module file (name the .py file)")
     if not p.is_file():
         raise SourceError(f"{p}: no such module file")
     registry = Registry()

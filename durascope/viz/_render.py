@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from durascope.replay import Model
+from durascope.replay import Model, write_atomically
 from durascope.viz._graph import Graph, build_graph
 
 ImageFormat = Literal["svg", "png"]
@@ -85,7 +85,8 @@ def render_to_file(model: Model, instance_id: str | None, out_path: str | Path) 
     The format comes from OUT's suffix.
 
     ``.dot`` (or ``.gv``) writes DOT text and needs nothing installed; ``.svg`` and
-    ``.png`` need Graphviz.  Nothing is written when rendering fails.
+    ``.png`` need Graphviz.  Nothing is written when rendering fails, and the
+    file appears whole or not at all.
 
     Raises:
         ValueError: OUT's suffix is not one of .dot, .gv, .svg, .png.
@@ -101,7 +102,7 @@ def render_to_file(model: Model, instance_id: str | None, out_path: str | Path) 
         )
     graph = build_graph(model, focus=instance_id)
     if suffix in (".dot", ".gv"):
-        path.write_text(graph.to_dot(), encoding="utf-8")
-        return
-    data = render(graph, "svg" if suffix == ".svg" else "png")
-    path.write_bytes(data)
+        data = graph.to_dot().encode("utf-8")
+    else:
+        data = render(graph, "svg" if suffix == ".svg" else "png")
+    write_atomically(path, data)

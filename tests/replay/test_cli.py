@@ -3,6 +3,8 @@
 - Every command that reads PATH says which kind it opened in one line on stderr
   (``durascope: opened duroxide store PATH (N instances)``), also with ``--json``,
   whose stdout stays pure JSON; an error stays the only line on stderr.
+- Loads of many events report progress (a line redrawn with ``\\r``) only when
+  stderr is a terminal; in a log or a pipe stderr keeps just its one line.
 - ``history --json`` is exactly ``{"instance", "source", "events"}``; for a real
   duroxide store the events are its ``event_data`` JSON, every execution unless
   ``--execution N`` picks one.  The table has one row per event: execution,
@@ -11,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import sqlite3
@@ -19,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from durascope.replay import build_bundle, open_model, write_bundle
+from durascope import cli
+from durascope.replay import Model, build_bundle, open_model, write_bundle
 from tests.reliability.hostile import check_clean, run_cli
 from tests.reliability.test_read_only import SCENARIO_CODE
 
@@ -237,3 +242,41 @@ def test_history_table_shortens_long_payloads(tmp_path: Path) -> None:
     assert first is not None
     payload = first.group(5)
     assert payload == 'BatchLoop input="' + "y" * 42 + "…"  # 60 characters in all
+
+
+# ─── load progress ──────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("command", ["diagnose", "export"])
+@pytest.mark.parametrize("terminal", [True, False])
+def test_load_progress_is_drawn_only_on_a_terminal(
+    terminal: bool, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "PROGRESS_THRESHOLD", 0)  # the fixture store counts as large
+    load_all = Model.load_all
+
+    def reporting_load_all(self: Model, progress: Any = None) -> int:
+        if progress is not None:  # as a load of a million events does every 50,000
+            progress(50_000)
+        return load_all(self, progress)
+
+    monkeypatch.setattr(Model, "load_all", reporting_load_all)
+
+    class Stderr(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    args = [command, str(SCENARIO_STORE)]
+    if command == "export":
+        args += ["-o", str(tmp_path / "out.json")]
+    err = Stderr()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = cli.main(args)
+    assert code in (0, 1)
+    lines = err.getvalue().split("\n")
+    if terminal:
+        assert lines[0] == "\rdurascope: read 50,000 events…"
+        assert lines[1].startswith("durascope: opened")
+    else:
+        assert "\r" not in err.getvalue() and "read 50,000" not in err.getvalue()
+        assert lines[0].startswith("durascope: opened")

@@ -206,3 +206,20 @@ def test_the_installed_command_keeps_the_contract() -> None:
     )
     assert proc.returncode == 1 and proc.stderr == opened_line(FIXTURE_STORE, FIXTURE_INSTANCES)
     assert findings_of(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("instance", "summary"),
+    [
+        ("deploy-approval", "1 error, 0 warnings, 0 info"),
+        ("fixed-supervisor", "0 errors, 1 warning, 0 info"),
+        ("legacy-shipper", "1 error, 1 warning, 0 info"),
+        ("legacy-loop", "2 errors, 0 warnings, 0 info"),
+        ("redelivery-books", "0 errors, 0 warnings, 1 info"),
+    ],
+)
+def test_the_summary_line_counts_in_english(
+    instance: str, summary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = diagnose([str(FIXTURE_STORE), "--instance", instance], capsys)
+    assert out.splitlines()[-1] == summary

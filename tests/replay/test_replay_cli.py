@@ -113,3 +113,15 @@ def test_bad_input_is_one_line_and_exit_2(
     code, out, err = run(argv, capsys)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and expected in err
+
+
+def test_a_directory_as_module_says_it_is_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["replay", str(BUNDLE), "--instance", "healthy-loop", "--module", str(tmp_path)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"durascope: error: {tmp_path}: is a directory, not a module file (name the .py file)\n"
+    )

@@ -1,0 +1,223 @@
+"""``export -o`` and ``render -o`` never destroy the input, and never leave half a file.
+
+- An output that resolves to the input (a symlink either way, a hard link, ``..``)
+  or to one of its SQLite sidecars (``-wal``, ``-shm``, ``-journal``) is refused
+  with one line and exit 2, and nothing is written: on a WAL-mode duroxide store
+  the committed data lives in the ``-wal``.
+- The file is written to a temporary name beside it and renamed into place: a
+  failed write leaves an existing output as it was and no temporary file behind;
+  an existing output keeps its mode, and a symlinked output is written through.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from durascope.replay import load_bundle, open_model
+from tests.reliability.hostile import check_clean, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO_STORE = ROOT / "fixtures" / "scenarios.db"
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every entry of a directory: a hash of a file's bytes, or where a symlink points."""
+    out: dict[str, str] = {}
+    for p in sorted(directory.iterdir()):
+        if p.is_symlink():
+            out[p.name] = f"-> {os.readlink(p)}"
+        elif p.is_dir():
+            out[p.name] = f"directory {snapshot(p)}"
+        else:
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def refused(args: list[object], directory: Path) -> str:
+    """Run a command that must be refused and return its one line; ``directory`` is unchanged."""
+    before = snapshot(directory)
+    code, stdout, stderr = run_cli([str(a) for a in args])
+    check_clean(args, code, stdout, stderr)
+    assert code == 2, stderr
+    assert "refusing to overwrite" in stderr and "opened" not in stderr
+    assert snapshot(directory) == before
+    return stderr
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "s.db"
+    shutil.copyfile(SCENARIO_STORE, path)
+    return path
+
+
+Layout = Callable[[Path], tuple[Path, Path]]
+"""Given the store, makes links as needed and returns ``(input, output)``."""
+
+
+def _symlinked_input(store: Path) -> tuple[Path, Path]:
+    (store.parent / "link.db").symlink_to(store.name)
+    return store.parent / "link.db", store
+
+
+def _symlinked_output(store: Path) -> tuple[Path, Path]:
+    (store.parent / "out.json").symlink_to(store.name)
+    return store, store.parent / "out.json"
+
+
+def _hard_link(store: Path) -> tuple[Path, Path]:
+    os.link(store, store.parent / "hard.db")
+    return store, store.parent / "hard.db"
+
+
+def _dotdot(store: Path) -> tuple[Path, Path]:
+    (store.parent / "sub").mkdir()
+    return store, store.parent / "sub" / ".." / store.name
+
+
+def _sidecar(suffix: str) -> Layout:
+    def layout(store: Path) -> tuple[Path, Path]:
+        return store, Path(f"{store}{suffix}")
+
+    return layout
+
+
+def _sidecar_of_symlinked_input(store: Path) -> tuple[Path, Path]:
+    (store.parent / "link.db").symlink_to(store.name)
+    return store.parent / "link.db", Path(f"{store}-wal")
+
+
+LAYOUTS: dict[str, Layout] = {
+    "symlinked input": _symlinked_input,
+    "symlinked output": _symlinked_output,
+    "hard link": _hard_link,
+    "dotdot": _dotdot,
+    "-wal": _sidecar("-wal"),
+    "-shm": _sidecar("-shm"),
+    "-journal": _sidecar("-journal"),
+    "the real file's -wal, through a symlinked input": _sidecar_of_symlinked_input,
+}
+
+
+@pytest.mark.parametrize("command", ["export", "render"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_an_output_that_is_the_input_is_refused(store: Path, layout: str, command: str) -> None:
+    source, output = LAYOUTS[layout](store)
+    extra = ["--instance", "legacy-loop"] if command == "render" else []
+    line = refused([command, source, *extra, "-o", output], store.parent)
+    assert line.startswith(f"durascope: error: {output}: the output path is the input")
+    if layout.startswith("-"):
+        assert f"the input's SQLite {layout} file" in line
+    model = open_model(store)  # still the store it was
+    try:
+        assert model.instances
+    finally:
+        model.close()
+
+
+def test_the_wal_of_a_duroxide_store_is_not_overwritten(tmp_path: Path) -> None:
+    """Committed data of a WAL-mode store lives in its -wal: an export onto it would lose it."""
+    pytest.importorskip("duroxide", reason="the real duroxide package writes duroxide stores")
+    from tests.replay.duroxide_stores import generate
+
+    db = generate(tmp_path / "dx", ["healthy"])["healthy"]
+    wal = Path(f"{db}-wal")
+    # Whether duroxide's exit checkpoints its WAL varies; a writer that is still open
+    # with checkpoints off makes sure the newest commit is only in the -wal.
+    writer = sqlite3.connect(db)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        with writer:
+            writer.execute("CREATE TABLE committed_in_the_wal (x)")
+            writer.execute("INSERT INTO committed_in_the_wal VALUES (1)")
+        assert wal.stat().st_size > 0
+        (tmp_path / "link.json").symlink_to(wal)
+        for output in (wal, tmp_path / "link.json", db.parent / ".." / "dx" / f"{db.name}-wal"):
+            refused(["export", db, "-o", output], db.parent)
+        assert writer.execute("SELECT x FROM committed_in_the_wal").fetchall() == [(1,)]
+        model = open_model(db)
+        try:
+            assert model.instance("healthy").status == "Completed"
+        finally:
+            model.close()
+    finally:
+        writer.close()
+
+
+def test_a_failed_export_leaves_the_previous_file_and_no_temporary(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = store.parent / "out.json"
+    out.write_text("the previous export\n")
+    fresh = store.parent / "new.json"
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    before = snapshot(store.parent)
+    for target in (out, fresh):
+        args = ["export", store, "-o", target]
+        code, stdout, stderr = run_cli([str(a) for a in args])
+        check_clean(args, code, stdout, stderr)
+        assert code == 2 and "No space left on device" in stderr
+        assert snapshot(store.parent) == before  # no temporary file, no half of new.json
+    assert out.read_text() == "the previous export\n"
+
+
+def test_a_failed_render_leaves_the_previous_file(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = store.parent / "graph.dot"
+    out.write_text("digraph previous {}\n")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    before = snapshot(store.parent)
+    args = ["render", store, "--instance", "legacy-loop", "-o", out]
+    code, stdout, stderr = run_cli([str(a) for a in args])
+    check_clean(args, code, stdout, stderr)
+    assert code == 2 and snapshot(store.parent) == before
+
+
+def test_an_export_replaces_an_existing_file_keeping_its_mode(store: Path) -> None:
+    out = store.parent / "out.json"
+    out.write_text("old")
+    out.chmod(0o640)
+    code, _, stderr = run_cli(["export", str(store), "-o", str(out)])
+    assert code == 0, stderr
+    assert load_bundle(out).instances
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in store.parent.iterdir()) == ["out.json", "s.db"]
+
+
+def test_a_new_export_gets_the_umask_mode(store: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        code, _, stderr = run_cli(["export", str(store), "-o", str(store.parent / "new.json")])
+    finally:
+        os.umask(old)
+    assert code == 0, stderr
+    assert (store.parent / "new.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_symlinked_output_is_written_through(store: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "real.json").write_text("old")
+    link = store.parent / "out.json"
+    link.symlink_to(elsewhere / "real.json")
+    code, _, stderr = run_cli(["export", str(store), "-o", str(link)])
+    assert code == 0, stderr
+    assert link.is_symlink() and load_bundle(elsewhere / "real.json").instances
+    assert [p.name for p in elsewhere.iterdir()] == ["real.json"]
