@@ -10,6 +10,7 @@ it changed; screens then update in place (only the rows that changed).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,9 @@ from durascope.tui.session import DebugSession
 POLL_SECONDS = 0.5
 
 
-def screen_bindings(screen: Screen[Any]) -> list[Binding]:
-    """The described bindings of a durascope screen and its durascope bases.
-
-    These are what the help screen and the command palette list (Textual's own
-    ``Screen`` bindings, such as focus cycling, are left to Textual).
-    """
+def _described(owner: type[Any]) -> list[Binding]:
     out: list[Binding] = []
-    for cls in reversed(type(screen).__mro__):
+    for cls in reversed(owner.__mro__):
         if not cls.__module__.startswith("durascope."):
             continue
         for binding in cls.__dict__.get("BINDINGS", ()):
@@ -45,12 +41,33 @@ def screen_bindings(screen: Screen[Any]) -> list[Binding]:
     return out
 
 
+def screen_bindings(screen: Screen[Any]) -> list[Binding]:
+    """The described bindings of a durascope screen, its durascope bases and the app.
+
+    These are what the help screen and the command palette list (Textual's own
+    ``Screen`` and ``App`` bindings, such as focus cycling, are left to Textual).
+    The app's bindings come last with their action in the ``app`` namespace, so
+    that running one on the screen reaches the app; a modal screen leaves them out,
+    as Textual does (its keys do not reach the app).
+    """
+    out = _described(type(screen))
+    if not screen.is_modal:
+        out += [replace(b, action=f"app.{b.action}") for b in _described(type(screen.app))]
+    return out
+
+
 class DurascopeApp(App[int]):
     """The TUI over one input (see ``durascope tui``)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "durascope"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False)]
+    # App-level, so that q quits from every full screen (a modal one, or an input
+    # with focus, keeps the key for itself).  ctrl+q, Textual's own, has no
+    # description: the footer, the help and the palette name q alone.
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", id="app.quit_ctrl", show=False),
+    ]
 
     def __init__(
         self,

@@ -32,7 +32,6 @@ class BrowserScreen(Screen[None]):
         Binding("t", "focus_tree", "Tree", id="browser.tree"),
         Binding("f", "first_finding", "First finding", id="browser.first_finding"),
         Binding("question_mark", "help", "Help", id="browser.help"),
-        Binding("q", "app.quit", "Quit", id="browser.quit"),
     ]
 
     @dataclass
