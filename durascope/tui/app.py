@@ -30,6 +30,13 @@ from durascope.tui.session import DebugSession
 POLL_SECONDS = 0.5
 
 
+class WritesUnavailable(SourceError):
+    """``--allow-writes`` on an input that cannot take writes (a bundle, a duroxide store).
+
+    A :class:`SourceError`, so the CLI prints it as one line and exits 2.
+    """
+
+
 def _described(owner: type[Any]) -> list[Binding]:
     out: list[Binding] = []
     for cls in reversed(owner.__mro__):
@@ -209,6 +216,7 @@ def run_tui(
 
     Raises:
         SourceError: PATH cannot be opened (the CLI prints it as one line).
+        WritesUnavailable: ``allow_writes`` and PATH is not a durascope store.
     """
     app = DurascopeApp(
         path,
@@ -216,5 +224,15 @@ def run_tui(
         allow_writes=allow_writes,
         select_first_finding=select_first_finding,
     )
+    if allow_writes and not app.session.writable:
+        # Refused before the first screen: a flag that silently did nothing left the
+        # user looking for the e and x keys.
+        origin = app.session.model.origin
+        app.session.close()
+        what = "a bundle" if origin.kind == "bundle" else f"a {origin.kind} store"
+        raise WritesUnavailable(
+            f"--allow-writes needs a durascope store; {safe_text(origin.path)} is {what} "
+            "(leave the flag out to browse it read-only)"
+        )
     app.run()
     return app.return_code or 0
