@@ -27,6 +27,8 @@ from durascope.tui.screens.help import HelpScreen
 from durascope.tui.screens.instance import InstanceScreen, StartAt
 from durascope.tui.session import DebugSession
 
+__all__ = ["POLL_SECONDS", "DurascopeApp", "WritesUnavailable", "run_tui", "screen_bindings"]
+
 POLL_SECONDS = 0.5
 
 

@@ -22,6 +22,8 @@ from durascope.tui.widgets.instance_tree import InstanceTree, TreeSpec, build_tr
 if TYPE_CHECKING:
     from durascope.tui.app import DurascopeApp
 
+__all__ = ["BrowserScreen"]
+
 
 class BrowserScreen(Screen[None]):
     """Lists instances; enter opens one."""
