@@ -31,6 +31,28 @@ from durascope.replay import (
     write_bundle,
 )
 
+__all__ = [
+    "DEMO_GRAPH",
+    "DEMO_MODULE",
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROGRESS_THRESHOLD",
+    "CommandError",
+    "build_parser",
+    "cmd_demo",
+    "cmd_diagnose",
+    "cmd_export",
+    "cmd_history",
+    "cmd_render",
+    "cmd_replay",
+    "cmd_tui",
+    "describe_source",
+    "main",
+    "run",
+]
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2

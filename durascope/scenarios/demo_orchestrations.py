@@ -20,6 +20,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    # Activities
+    "charge",
+    "echo",
+    "reserve",
+    # Orchestrations
+    "approval",
+    "approval_before_change",
+    "approval_window",
+    "await_release",
+    "batch_loop",
+    "checkout",
+    "dispatch",
+    "nightly_report",
+    "pipeline",
+    "process_batch",
+    "reconcile",
+    "relay",
+    "reserve_item",
+    "shipper",
+    "supervisor",
+    # Registration
+    "ACTIVITIES",
+    "ORCHESTRATIONS",
+    "register",
+]
+
 # ─── Activities ──────────────────────────────────────────────────
 
 

@@ -10,6 +10,7 @@ it changed; screens then update in place (only the rows that changed).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,21 @@ from durascope.tui.screens.help import HelpScreen
 from durascope.tui.screens.instance import InstanceScreen, StartAt
 from durascope.tui.session import DebugSession
 
+__all__ = ["POLL_SECONDS", "DurascopeApp", "WritesUnavailable", "run_tui", "screen_bindings"]
+
 POLL_SECONDS = 0.5
 
 
-def screen_bindings(screen: Screen[Any]) -> list[Binding]:
-    """The described bindings of a durascope screen and its durascope bases.
+class WritesUnavailable(SourceError):
+    """``--allow-writes`` on an input that cannot take writes (a bundle, a duroxide store).
 
-    These are what the help screen and the command palette list (Textual's own
-    ``Screen`` bindings, such as focus cycling, are left to Textual).
+    A :class:`SourceError`, so the CLI prints it as one line and exits 2.
     """
+
+
+def _described(owner: type[Any]) -> list[Binding]:
     out: list[Binding] = []
-    for cls in reversed(type(screen).__mro__):
+    for cls in reversed(owner.__mro__):
         if not cls.__module__.startswith("durascope."):
             continue
         for binding in cls.__dict__.get("BINDINGS", ()):
@@ -45,12 +50,33 @@ def screen_bindings(screen: Screen[Any]) -> list[Binding]:
     return out
 
 
+def screen_bindings(screen: Screen[Any]) -> list[Binding]:
+    """The described bindings of a durascope screen, its durascope bases and the app.
+
+    These are what the help screen and the command palette list (Textual's own
+    ``Screen`` and ``App`` bindings, such as focus cycling, are left to Textual).
+    The app's bindings come last with their action in the ``app`` namespace, so
+    that running one on the screen reaches the app; a modal screen leaves them out,
+    as Textual does (its keys do not reach the app).
+    """
+    out = _described(type(screen))
+    if not screen.is_modal:
+        out += [replace(b, action=f"app.{b.action}") for b in _described(type(screen.app))]
+    return out
+
+
 class DurascopeApp(App[int]):
     """The TUI over one input (see ``durascope tui``)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "durascope"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False)]
+    # App-level, so that q quits from every full screen (a modal one, or an input
+    # with focus, keeps the key for itself).  ctrl+q, Textual's own, has no
+    # description: the footer, the help and the palette name q alone.
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", id="app.quit_ctrl", show=False),
+    ]
 
     def __init__(
         self,
@@ -192,6 +218,7 @@ def run_tui(
 
     Raises:
         SourceError: PATH cannot be opened (the CLI prints it as one line).
+        WritesUnavailable: ``allow_writes`` and PATH is not a durascope store.
     """
     app = DurascopeApp(
         path,
@@ -199,5 +226,15 @@ def run_tui(
         allow_writes=allow_writes,
         select_first_finding=select_first_finding,
     )
+    if allow_writes and not app.session.writable:
+        # Refused before the first screen: a flag that silently did nothing left the
+        # user looking for the e and x keys.
+        origin = app.session.model.origin
+        app.session.close()
+        what = "a bundle" if origin.kind == "bundle" else f"a {origin.kind} store"
+        raise WritesUnavailable(
+            f"--allow-writes needs a durascope store; {safe_text(origin.path)} is {what} "
+            "(leave the flag out to browse it read-only)"
+        )
     app.run()
     return app.return_code or 0

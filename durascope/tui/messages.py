@@ -9,6 +9,8 @@ from textual.message import Message
 from durascope.tui.navigation import StartAt
 from durascope.tui.session import Snapshot
 
+__all__ = ["InstanceChosen", "SnapshotReady", "TurnChosen"]
+
 
 @dataclass
 class SnapshotReady(Message):

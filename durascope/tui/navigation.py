@@ -8,6 +8,8 @@ from durascope.history import Event, SubOrchestrationScheduled
 from durascope.replay import Timeline
 from durascope.runtime import full_child_id
 
+__all__ = ["CHILD_CLOSERS", "AtEvent", "StartAt", "child_named", "child_of_row", "resolve_start"]
+
 
 @dataclass(frozen=True)
 class AtEvent:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from durascope.replay import Finding, Model, Timeline, diagnose, open_model
 
+__all__ = ["QUICK_TIMELINE_EVENTS", "DebugSession", "Snapshot"]
+
 QUICK_TIMELINE_EVENTS = 3_000
 """A timeline of an in-memory instance up to this many events is built on the UI thread."""
 

@@ -6,6 +6,8 @@ from rich.text import Text
 
 from durascope.replay import Finding, safe_text
 
+__all__ = ["SEVERITY_STYLE", "STATUS_STYLE", "VERDICT_STYLE", "badges", "plain", "status"]
+
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 VERDICT_STYLE = {
     "applied": "green",

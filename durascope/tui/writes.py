@@ -7,6 +7,8 @@ import json
 from durascope.runtime import Client, SqliteStore
 from durascope.tui.screens.confirm import WriteRequest
 
+__all__ = ["perform"]
+
 
 async def perform(path: str, request: WriteRequest) -> str:
     """Carry out a confirmed write through the runtime's client; returns what was done."""

@@ -4,17 +4,22 @@ With the tab bar focused, ←/→ used to switch tabs; with the History table fo
 ←/→/home/end moved its cursor instead of stepping.  Each case below focuses one
 place and checks that every documented stepping key changes what it says it does,
 and that the focused widget and the active tab stay as they were.
+
+``q`` quits from every full screen (it used to be bound on the browser only, so on
+the instance screen it did nothing), and is listed with the other actions.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import TabbedContent, Tabs
+from textual.widgets import Input, TabbedContent, Tabs
 
 from durascope.tui import DurascopeApp
+from durascope.tui.screens.help import HelpScreen
 from durascope.tui.screens.instance import InstanceScreen
 from durascope.tui.screens.jump import JumpScreen
 from tests.tui.conftest import instance_screen, settle
@@ -122,3 +127,50 @@ async def test_up_and_down_still_move_the_focused_table(fixed_store: Path) -> No
         await pilot.pause()
         assert table.cursor_row == start + 1  # type: ignore[attr-defined]
         assert screen.turn == 0
+
+
+@pytest.mark.parametrize("target", ["#history", "tabs", "#findings", None])
+async def test_q_quits_from_the_instance_screen(fixed_store: Path, target: str | None) -> None:
+    app = DurascopeApp(fixed_store, instance="legacy-loop", poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        screen = await instance_screen(app, pilot, "legacy-loop")
+        focus(screen, "tab-findings" if target == "#findings" else "tab-history", target)
+        await pilot.pause()
+        assert app.return_code is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0, "q did not quit"
+
+
+async def test_q_in_the_browser_filter_is_typed_not_quit(fixed_store: Path) -> None:
+    app = DurascopeApp(fixed_store, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", "q")
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "q"
+        assert app.return_code is None
+        await pilot.press("enter", "q")  # leave the filter: now q quits
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+@pytest.mark.parametrize("instance", [None, "legacy-loop"])
+async def test_quit_is_in_the_help_and_the_palette(fixed_store: Path, instance: str | None) -> None:
+    app = DurascopeApp(fixed_store, instance=instance, poll=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen if instance is None else await instance_screen(app, pilot, instance)
+        [quit_command] = [c for c in app.get_system_commands(screen) if c.help == "key: q"]
+        assert quit_command.title == "Quit"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert re.search(r"\bq +Quit", str(app.screen.query_one("#help-body").render()))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and app.return_code is None
+        quit_command.callback()  # as if chosen in the palette
+        await pilot.pause()
+        assert app.return_code == 0

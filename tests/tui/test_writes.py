@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
+from durascope.cli import main
 from durascope.history import CancelInstance, ExternalRaised
 from durascope.replay import open_model
 from durascope.tui import DurascopeApp
+from durascope.tui.__main__ import main as tui_main
 from durascope.tui.screens.confirm import ConfirmWriteScreen
 from durascope.tui.screens.help import HelpScreen
 from durascope.tui.screens.instance import InstanceScreen
@@ -17,6 +20,7 @@ from durascope.tui.screens.writable_instance import WritableInstanceScreen
 from tests.tui.conftest import instance_screen, settle
 
 WRITE_TITLES = ("Raise event", "Cancel instance")
+BUNDLE = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios.bundle.json.gz"
 
 
 def queued(path: Path, instance_id: str) -> list[object]:
@@ -128,3 +132,37 @@ async def test_with_the_flag_an_event_is_raised_after_the_typed_id(store_copy: P
     [item] = queued(store_copy, "legacy-loop")
     assert isinstance(item, ExternalRaised)
     assert (item.instance, item.name, json.loads(item.data)) == ("legacy-loop", "go", {"ok": True})
+
+
+def test_the_flag_on_a_bundle_is_a_usage_error_before_the_tui_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def started(self: DurascopeApp) -> None:
+        raise AssertionError("the TUI started")
+
+    monkeypatch.setattr(DurascopeApp, "run", started)
+    for run in (
+        lambda: main(["tui", str(BUNDLE), "--allow-writes"]),
+        lambda: tui_main([str(BUNDLE), "--allow-writes"]),
+    ):
+        assert run() == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (
+            f"durascope: error: --allow-writes needs a durascope store; {BUNDLE} is a bundle "
+            "(leave the flag out to browse it read-only)\n"
+        )
+
+
+def test_the_flag_on_a_durascope_store_opens_the_tui(
+    fixed_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bool] = []
+
+    def run(self: DurascopeApp) -> None:
+        started.append(self.session.writable)
+
+    monkeypatch.setattr(DurascopeApp, "run", run)
+    assert main(["tui", str(fixed_store), "--allow-writes"]) == 0
+    assert main(["tui", str(BUNDLE)]) == 0  # and a bundle without the flag
+    assert started == [True, False]

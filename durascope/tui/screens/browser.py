@@ -22,6 +22,8 @@ from durascope.tui.widgets.instance_tree import InstanceTree, TreeSpec, build_tr
 if TYPE_CHECKING:
     from durascope.tui.app import DurascopeApp
 
+__all__ = ["BrowserScreen"]
+
 
 class BrowserScreen(Screen[None]):
     """Lists instances; enter opens one."""
@@ -32,7 +34,6 @@ class BrowserScreen(Screen[None]):
         Binding("t", "focus_tree", "Tree", id="browser.tree"),
         Binding("f", "first_finding", "First finding", id="browser.first_finding"),
         Binding("question_mark", "help", "Help", id="browser.help"),
-        Binding("q", "app.quit", "Quit", id="browser.quit"),
     ]
 
     @dataclass

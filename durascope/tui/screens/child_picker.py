@@ -14,6 +14,8 @@ from textual.widgets.option_list import Option
 
 from durascope.replay import safe_text
 
+__all__ = ["ChildChoice", "ChildPickerScreen", "choice_prompt"]
+
 
 @dataclass(frozen=True)
 class ChildChoice:

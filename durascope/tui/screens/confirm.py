@@ -12,6 +12,8 @@ from textual.widgets import Input, Label
 from durascope.replay import safe_text
 from durascope.tui.text import plain
 
+__all__ = ["ConfirmWriteScreen", "WriteRequest"]
+
 
 @dataclass(frozen=True)
 class WriteRequest:

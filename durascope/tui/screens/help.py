@@ -8,6 +8,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+__all__ = ["HelpScreen"]
+
 
 class HelpScreen(ModalScreen[None]):
     """Lists key bindings with what they do."""

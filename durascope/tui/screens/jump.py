@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+__all__ = ["JumpScreen"]
+
 
 class JumpScreen(ModalScreen[int | None]):
     """Returns the 1-based turn number typed, or None."""

@@ -12,6 +12,8 @@ from textual.binding import Binding
 from durascope.tui.screens.confirm import ConfirmWriteScreen, WriteRequest
 from durascope.tui.screens.instance import InstanceScreen
 
+__all__ = ["WritableInstanceScreen"]
+
 
 class WritableInstanceScreen(InstanceScreen):
     """Adds ``e`` (raise an event) and ``x`` (cancel), each confirmed by typing the id."""

@@ -1,1 +1,3 @@
 """One widget per module; see each module."""
+
+__all__: list[str] = []

@@ -9,6 +9,8 @@ from textual.widgets.option_list import Option
 from durascope.replay import Model, Schedule, safe_text
 from durascope.tui.messages import InstanceChosen
 
+__all__ = ["SHOWN", "ChildrenList", "child_prompt", "own_status"]
+
 SHOWN = 200
 """Children listed here at most; ``c`` lists every one."""
 

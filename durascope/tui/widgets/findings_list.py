@@ -11,6 +11,8 @@ from durascope.tui.messages import InstanceChosen, TurnChosen
 from durascope.tui.navigation import AtEvent
 from durascope.tui.text import SEVERITY_STYLE
 
+__all__ = ["FindingsList", "finding_prompt", "ref_prompt"]
+
 
 def finding_prompt(f: Finding) -> Text:
     """One finding as a list entry."""

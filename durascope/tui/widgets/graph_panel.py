@@ -10,6 +10,8 @@ from textual.widgets import Static
 from durascope.replay import safe_text
 from durascope.viz import Graph, GraphEdge, GraphNode
 
+__all__ = ["GraphPanel", "graph_to_text"]
+
 _EDGE_WORDS = {
     "continue_as_new": "continued as new ->",
     "spawn": "started child ->",

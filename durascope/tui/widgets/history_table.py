@@ -16,6 +16,8 @@ from durascope.tui.messages import InstanceChosen
 from durascope.tui.navigation import child_of_row
 from durascope.tui.text import plain
 
+__all__ = ["HistoryTable"]
+
 
 class HistoryTable(DataTable[Text]):
     """Raw events of one execution (one row each; rows, not widgets)."""

@@ -17,6 +17,8 @@ from textual.widgets.data_table import ColumnKey
 from durascope.replay import Finding, Instance, safe_text
 from durascope.tui.text import badges, status
 
+__all__ = ["InstanceTable", "matches"]
+
 _REBUILD_BEYOND = 64
 """Rows leaving the table in one update beyond which it is rebuilt instead."""
 
@@ -64,13 +66,13 @@ def _cell(text: Text) -> _Cell:
     return cell
 
 
-Signature = tuple[str, str, str, int, tuple[int, int, int] | None]
+_Signature = tuple[str, str, str, int, tuple[int, int, int] | None]
 """What a row shows, column by column, as plain values (compared to skip unchanged cells)."""
 
-FindingsOf = Callable[[Instance], list[Finding] | None]
+_FindingsOf = Callable[[Instance], list[Finding] | None]
 
 
-def _signature(inst: Instance, findings: list[Finding] | None) -> Signature:
+def _signature(inst: Instance, findings: list[Finding] | None) -> _Signature:
     counts = None
     if findings is not None:
         severities = [f.severity for f in findings]
@@ -105,7 +107,7 @@ class InstanceTable(DataTable[Text]):
         self.refresh()
 
     _ids: list[str] = []
-    _signatures: dict[str, Signature] = {}
+    _signatures: dict[str, _Signature] = {}
     rebuilds = 0
     """How many times every row was rebuilt (for tests)."""
     updated_rows = 0
@@ -167,7 +169,7 @@ class InstanceTable(DataTable[Text]):
         self.updated_rows = updated
         self._apply_widths()
 
-    def _rebuild(self, instances: list[Instance], of: FindingsOf) -> None:
+    def _rebuild(self, instances: list[Instance], of: _FindingsOf) -> None:
         self.rebuilds += 1
         self.clear()
         self._widths = {key: len(label) for label, key in _COLUMNS}

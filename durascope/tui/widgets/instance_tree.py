@@ -16,6 +16,8 @@ from textual.widgets.tree import TreeNode
 from durascope.replay import Model
 from durascope.tui.text import plain
 
+__all__ = ["MAX_DEPTH", "InstanceTree", "TreeSpec", "build_tree"]
+
 MAX_DEPTH = 20
 
 

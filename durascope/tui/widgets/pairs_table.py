@@ -22,6 +22,8 @@ from textual.strip import Strip
 from durascope.replay import ExecutionState, Schedule, safe_text
 from durascope.tui.messages import InstanceChosen
 
+__all__ = ["COLUMNS", "NAME_COLUMN", "NAME_MIN", "STATUS_STYLE", "PairsTable", "row_cells"]
+
 COLUMNS = (("schedule", 9), ("kind", 9), ("name", 0), ("status", 17), ("closed by", 10))
 """Column titles and widths in cells; the name takes what the others leave."""
 

@@ -12,6 +12,8 @@ from textual.widgets import Static
 from durascope.replay import ExecutionState, safe_text
 from durascope.tui.text import status
 
+__all__ = ["OPEN_SHOWN", "StatePanel", "state_text"]
+
 OPEN_SHOWN = 60
 """Open schedules listed at most (the Pairs tab lists every schedule)."""
 

@@ -8,6 +8,8 @@ from textual.widgets import Static
 from durascope.replay import Turn, safe_text
 from durascope.tui.text import status
 
+__all__ = ["StepperHeader"]
+
 
 class StepperHeader(Static):
     """``instance [name] · turn 3/6 · exec 2 · captured · result`` (always visible)."""

@@ -9,6 +9,8 @@ from durascope.history import item_kind, target_execution, target_instance
 from durascope.replay import Finding, Turn, event_summary, safe_text
 from durascope.tui.text import SEVERITY_STYLE, VERDICT_STYLE
 
+__all__ = ["SECTION_LINES", "TurnPanel", "turn_text"]
+
 SECTION_LINES = 100
 """Lines shown per section; a fan-out's start turn can schedule thousands of events."""
 
