@@ -29,6 +29,7 @@ from durascope.replay._model import (
     SourceError,
 )
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
+from durascope.runtime import SCHEMA_VERSION
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of events read so far during a bulk load."""
@@ -236,6 +237,7 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     """Read the model inside the caller's read transaction."""
     reader = StoreReader(db)
     meta = dict(db.query("SELECT key, value FROM durascope_meta"))
+    _check_schema_version(db.path, meta.get("schema_version"))
     executions: dict[str, list[Execution]] = defaultdict(list)
     for inst, ex, status, output, started, completed, count in db.query(
         "SELECT e.instance_id, e.execution_id, e.status, e.output, e.started_at_ms, "
@@ -303,6 +305,29 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
         reader=reader,
         orphan_turns=tuple(orphan_turns),
     )
+
+
+def _check_schema_version(path: str, value: Any) -> None:
+    """Refuse a store whose schema this version cannot promise to read, as the runtime does.
+
+    A newer schema may have moved or reinterpreted columns, so reading it anyway
+    could show a plausible but wrong picture; an unreadable stamp says nothing
+    either way.
+
+    Raises:
+        SourceError: The version is newer than :data:`SCHEMA_VERSION`, or not a number.
+    """
+    version = optional_int(value)
+    if version is None:
+        raise SourceError(
+            f"{path}: unreadable store schema_version {text(value)[:40]!r}; "
+            "cannot tell whether this durascope can read it"
+        )
+    if version > SCHEMA_VERSION:
+        raise SourceError(
+            f"{path}: store schema version {version} is newer than this durascope "
+            f"supports ({SCHEMA_VERSION}); upgrade durascope"
+        )
 
 
 def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> list[TurnRecord]:
