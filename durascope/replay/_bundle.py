@@ -354,7 +354,12 @@ def _bundle_instance(inst: Instance, redact: bool) -> BundleInstance:
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
         orchestration_version=inst.orchestration_version,
-        current_execution_id=inst.current_execution_id,
+        # The id as the data stated it, so the bundle carries the same damage (and finding).
+        current_execution_id=(
+            inst.current_execution_id
+            if inst.stated_current_execution_id is None
+            else inst.stated_current_execution_id
+        ),
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
         output=_redact_output(inst.output, inst.status) if redact else inst.output,

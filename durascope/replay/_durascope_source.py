@@ -27,6 +27,7 @@ from durascope.replay._model import (
     Origin,
     PendingMessage,
     SourceError,
+    current_of,
 )
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
 from durascope.runtime import SCHEMA_VERSION
@@ -265,23 +266,24 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     }
     instances: dict[str, Instance] = {}
     for row in db.query(
-        "SELECT i.instance_id, i.orchestration_name, i.orchestration_version, "
-        "i.current_execution_id, i.parent_instance_id, i.custom_status, e.status, e.output "
-        "FROM instances i LEFT JOIN executions e ON e.instance_id = i.instance_id "
-        "AND e.execution_id = i.current_execution_id ORDER BY i.created_at_ms, i.instance_id"
+        "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, "
+        "parent_instance_id, custom_status FROM instances ORDER BY created_at_ms, instance_id"
     ):
-        inst, name, version, current, parent, custom, status, output = row
+        inst, name, version, current, parent, custom = row
         inst = text(inst)
+        execs = tuple(executions.get(inst, ()))
+        current_id = integer(current, 1)
+        cur = current_of(execs, current_id)
         instances[inst] = Instance(
             instance_id=inst,
             orchestration_name=text(name),
             orchestration_version=optional_text(version),
-            current_execution_id=integer(current, 1),
+            current_execution_id=current_id,
             parent_instance_id=optional_text(parent),
-            status=text(status) or "Running",
-            output=optional_text(output),
+            status=cur.status if cur else "Running",
+            output=cur.output if cur else None,
             custom_status=optional_text(custom),
-            executions=tuple(executions.get(inst, ())),
+            executions=execs,
             _turn_loader=reader.turns,
         )
     pending = _pending(db, "orchestrator", "orchestrator_queue") + _pending(

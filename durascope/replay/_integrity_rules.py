@@ -3,7 +3,8 @@
 A store or bundle can load and still be damaged: an execution without its
 ``OrchestrationStarted``, an event this version cannot interpret (an unknown
 type, or a row that does not decode), an instance with no execution at all,
-or parent links that loop.  The other rules would draw conclusions from such
+an instance whose current execution id names none of its executions, or
+parent links that loop.  The other rules would draw conclusions from such
 data; this one says what is wrong with it, as ``malformed_history`` errors, so
 ``diagnose`` exits non-zero on a damaged input.
 """
@@ -39,6 +40,22 @@ def _malformed_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findi
             instance=inst.instance_id,
             execution=None,
             message=f"instance {inst.instance_id} ({inst.status.lower()}) has no execution",
+            evidence=evidence,
+            turn=None,
+        )
+    stated = inst.stated_current_execution_id
+    if stated is not None:
+        have = ", ".join(str(ex.execution_id) for ex in inst.executions)
+        yield make_finding(
+            ctx,
+            kind="malformed_history",
+            severity="error",
+            instance=inst.instance_id,
+            execution=None,
+            message=(
+                f"the current execution id {stated} names no execution (it has {have}); "
+                f"the highest, {inst.current_execution_id}, is treated as current"
+            ),
             evidence=evidence,
             turn=None,
         )

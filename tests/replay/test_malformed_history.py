@@ -156,3 +156,84 @@ def test_an_undecodable_store_row_is_an_error(scenario_store: Path, tmp_path: Pa
     assert "does not decode" in found[0].message
     proc = diagnose_cli(db)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def store_copy(scenario_store: Path, tmp_path: Path, sql: str, *params: object) -> Path:
+    """A copy of the scenario store with one statement applied."""
+    db = tmp_path / "store.db"
+    shutil.copy(scenario_store, db)
+    conn = sqlite3.connect(db)
+    with conn:
+        assert conn.execute(sql, params).rowcount >= 1
+    conn.close()
+    return db
+
+
+def cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "durascope.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_a_current_execution_id_naming_no_execution_is_reported_on_that_instance_only(
+    scenario_store: Path, tmp_path: Path
+) -> None:
+    db = store_copy(
+        scenario_store,
+        tmp_path,
+        "UPDATE instances SET current_execution_id = 9 WHERE instance_id = 'fixed-supervisor'",
+    )
+    (finding,) = [f for f in malformed(db) if f.instance == "fixed-supervisor"]
+    assert (finding.severity, finding.execution) == ("error", None)
+    assert finding.message == (
+        "the current execution id 9 names no execution (it has 1, 2); "
+        "the highest, 2, is treated as current"
+    )
+    model = open_model(db)
+    inst = model.instance("fixed-supervisor")
+    assert (inst.current_execution_id, inst.status) == (2, "Completed")
+    damaged = [f.model_dump() for f in diagnose(model, "legacy-loop")]
+    model.close()
+    healthy = open_model(scenario_store)
+    assert damaged == [f.model_dump() for f in diagnose(healthy, "legacy-loop")]
+    healthy.close()
+    for args in (
+        ("diagnose", db, "--instance", "legacy-loop"),
+        ("render", db, "--instance", "legacy-loop", "-o", tmp_path / "loop.dot"),
+        ("render", db, "--instance", "fixed-supervisor", "-o", tmp_path / "fixed.dot"),
+        ("history", db, "--instance", "fixed-supervisor"),
+    ):
+        proc = cli(*args)
+        assert proc.returncode in (0, 1) and "error:" not in proc.stderr, (args, proc.stderr)
+    # An export carries the id as stated, so the bundle says the same.
+    assert cli("export", db, "-o", tmp_path / "out.json").returncode == 0
+    (again,) = [f for f in malformed(tmp_path / "out.json") if f.instance == "fixed-supervisor"]
+    assert again.message == finding.message
+
+
+def test_a_current_execution_id_naming_no_execution_in_a_duroxide_store(tmp_path: Path) -> None:
+    pytest.importorskip("duroxide", reason="the real duroxide package writes duroxide stores")
+    from tests.replay.duroxide_stores import generate
+
+    made = generate(tmp_path / "raw", ["can_children"])["can_children"]
+    db = tmp_path / "dx.db"
+    source = sqlite3.connect(f"file:{made}?mode=ro", uri=True)
+    target = sqlite3.connect(db)
+    source.backup(target)
+    source.close()
+    with target:
+        target.execute("PRAGMA journal_mode=DELETE")
+        target.execute(
+            "UPDATE instances SET current_execution_id = 9 WHERE instance_id = 'can-job'"
+        )
+    target.close()
+    (finding,) = malformed(db)
+    assert finding.instance == "can-job" and "current execution id 9 names no execution" in (
+        finding.message
+    )
+    proc = cli("render", db, "--instance", "can-job", "-o", tmp_path / "job.dot")
+    assert proc.returncode == 0, proc.stderr
