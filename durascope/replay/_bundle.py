@@ -286,19 +286,28 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
     """The view model a bundle describes."""
     instances: dict[str, Instance] = {}
     for b in bundle.instances:
-        executions = tuple(
-            Execution(
-                instance_id=b.instance_id,
-                execution_id=e.execution_id,
-                status=e.status,
-                output=e.output,
-                started_at_ms=e.started_at_ms,
-                completed_at_ms=e.completed_at_ms,
-                event_count=len(e.events),
-                _events=e.events,
+        executions: list[Execution] = []
+        seen: set[int] = set()
+        repeated: list[int] = []
+        for e in b.executions:
+            # A store cannot hold an execution twice (its key), so a repeat is an edited
+            # or damaged bundle: the first copy is kept, and the diagnosis says so.
+            if e.execution_id in seen:
+                repeated.append(e.execution_id)
+                continue
+            seen.add(e.execution_id)
+            executions.append(
+                Execution(
+                    instance_id=b.instance_id,
+                    execution_id=e.execution_id,
+                    status=e.status,
+                    output=e.output,
+                    started_at_ms=e.started_at_ms,
+                    completed_at_ms=e.completed_at_ms,
+                    event_count=len(e.events),
+                    _events=e.events,
+                )
             )
-            for e in b.executions
-        )
         instances[b.instance_id] = Instance(
             instance_id=b.instance_id,
             orchestration_name=b.orchestration_name,
@@ -308,8 +317,9 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
             status=b.status,
             output=b.output,
             custom_status=b.custom_status,
-            executions=executions,
+            executions=tuple(executions),
             _turns=b.turns,
+            repeated_executions=tuple(repeated),
         )
     pending = tuple(
         PendingMessage(

@@ -3,14 +3,15 @@
 A store or bundle can load and still be damaged: an execution without its
 ``OrchestrationStarted``, an event this version cannot interpret (an unknown
 type, or a row that does not decode), an instance with no execution at all,
-an instance whose current execution id names none of its executions, or
-parent links that loop.  The other rules would draw conclusions from such
-data; this one says what is wrong with it, as ``malformed_history`` errors, so
-``diagnose`` exits non-zero on a damaged input.
+an instance whose current execution id names none of its executions, an
+execution a bundle holds twice, or parent links that loop.  The other rules
+would draw conclusions from such data; this one says what is wrong with it, as
+``malformed_history`` errors, so ``diagnose`` exits non-zero on a damaged input.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from durascope.history import OrchestrationStarted, UnknownEvent
@@ -55,6 +56,20 @@ def _malformed_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findi
             message=(
                 f"the current execution id {stated} names no execution (it has {have}); "
                 f"the highest, {inst.current_execution_id}, is treated as current"
+            ),
+            evidence=evidence,
+            turn=None,
+        )
+    for execution_id, extra in sorted(Counter(inst.repeated_executions).items()):
+        yield make_finding(
+            ctx,
+            kind="malformed_history",
+            severity="error",
+            instance=inst.instance_id,
+            execution=execution_id,
+            message=(
+                f"execution {execution_id} appears {extra + 1} times; the first copy is "
+                "used and the others are ignored"
             ),
             evidence=evidence,
             turn=None,

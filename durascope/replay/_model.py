@@ -137,6 +137,8 @@ class Instance:
     _turns: tuple[TurnRecord, ...] | None = field(default=None, repr=False)
     stated_current_execution_id: int | None = None
     """The current execution id the data stated, when it named no execution; else None."""
+    repeated_executions: tuple[int, ...] = ()
+    """Execution ids the input held more than once, once per extra copy (which was ignored)."""
 
     def __post_init__(self) -> None:
         current = current_of(self.executions, self.current_execution_id)

@@ -237,3 +237,22 @@ def test_a_current_execution_id_naming_no_execution_in_a_duroxide_store(tmp_path
     )
     proc = cli("render", db, "--instance", "can-job", "-o", tmp_path / "job.dot")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_execution_held_twice_is_reported_and_its_copy_ignored(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def repeat(doc: Document) -> None:
+        inst = next(i for i in doc["instances"] if i["instance_id"] == TREE)
+        inst["executions"].insert(1, json.loads(json.dumps(inst["executions"][0])))
+
+    path = write(tmp_path, tree_bundle, repeat)
+    model = open_model(path)
+    assert [ex.execution_id for ex in model.instance(TREE).executions] == [1, 2, 3]
+    findings = diagnose(model)
+    model.close()
+    (finding,) = findings  # in particular, no schedule colliding with itself
+    assert (finding.kind, finding.instance, finding.execution) == ("malformed_history", TREE, 1)
+    assert finding.message == (
+        "execution 1 appears 2 times; the first copy is used and the others are ignored"
+    )
