@@ -27,6 +27,7 @@ from durascope.replay._model import (
     Origin,
     PendingMessage,
     SourceError,
+    TurnJournal,
     current_of,
 )
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
@@ -204,16 +205,17 @@ class StoreReader:
                 total += len(events)
         return total
 
-    def turns(self, instance_id: str) -> tuple[TurnRecord, ...]:
+    def turns(self, instance_id: str) -> TurnJournal:
         """An instance's captured turns, up to the last one the index saw."""
         last = self.last_turn.get(instance_id)
         if last is None:
-            return ()
+            return (), ()
         rows = self.db.query(
-            "SELECT record FROM turns WHERE instance_id = ? AND turn <= ? ORDER BY turn",
+            "SELECT turn, record FROM turns WHERE instance_id = ? AND turn <= ? ORDER BY turn",
             (instance_id, last),
         )
-        return tuple(_decode_turns(rows))
+        records, undecodable = _decode_turns(rows)
+        return tuple(records), tuple(undecodable)
 
 
 def load_durascope_store(db: ReadOnlyDatabase) -> Model:
@@ -289,9 +291,9 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     pending = _pending(db, "orchestrator", "orchestrator_queue") + _pending(
         db, "worker", "worker_queue"
     )
-    orphan_turns = _decode_turns(
+    orphan_turns, _ = _decode_turns(
         db.query(
-            "SELECT record FROM turns "
+            "SELECT turn, record FROM turns "
             "WHERE instance_id NOT IN (SELECT instance_id FROM instances) "
             "ORDER BY instance_id, turn"
         )
@@ -332,19 +334,21 @@ def _check_schema_version(path: str, value: Any) -> None:
         )
 
 
-def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> list[TurnRecord]:
-    """Turn records from ``record`` rows; an unreadable journal row is skipped.
+def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> tuple[list[TurnRecord], list[int]]:
+    """Turn records from ``(turn, record)`` rows, and the turn numbers of rows that do not decode.
 
     History stays authoritative: a turn that does not decode is only missing
-    evidence, never a reason to fail the whole store.
+    evidence, never a reason to fail the whole store; the diagnosis says which
+    records were left out.
     """
     out = []
-    for (record,) in rows:
+    undecodable = []
+    for turn, record in rows:
         try:
             out.append(turn_record_from_json(record))
         except HistoryDecodeError:
-            continue
-    return out
+            undecodable.append(integer(turn, 0))
+    return out, undecodable
 
 
 def _pending(

@@ -21,6 +21,9 @@ SourceKind = Literal["durascope", "duroxide", "bundle", "memory"]
 EventLoader = Callable[[str, int], tuple[Event, ...]]
 """``(instance, execution) -> events``, used for lazy loading."""
 
+TurnJournal = tuple[tuple[TurnRecord, ...], tuple[int, ...]]
+"""An instance's captured turns, and the turn numbers of journal rows that did not decode."""
+
 
 class SourceError(Exception):
     """An input cannot be opened or read; the message is one plain line."""
@@ -133,8 +136,9 @@ class Instance:
     output: str | None
     custom_status: str | None = None
     executions: tuple[Execution, ...] = ()
-    _turn_loader: Callable[[str], tuple[TurnRecord, ...]] | None = field(default=None, repr=False)
+    _turn_loader: Callable[[str], TurnJournal] | None = field(default=None, repr=False)
     _turns: tuple[TurnRecord, ...] | None = field(default=None, repr=False)
+    _undecodable_turns: tuple[int, ...] = field(default=(), repr=False)
     stated_current_execution_id: int | None = None
     """The current execution id the data stated, when it named no execution; else None."""
     repeated_executions: tuple[int, ...] = ()
@@ -149,8 +153,20 @@ class Instance:
     @property
     def turns(self) -> tuple[TurnRecord, ...]:
         """Captured turns (durascope stores and bundles made from them); else empty."""
+        return self._load_turns()
+
+    @property
+    def undecodable_turns(self) -> tuple[int, ...]:
+        """Turn numbers of journal rows that did not decode (and are missing from ``turns``)."""
+        self._load_turns()
+        return self._undecodable_turns
+
+    def _load_turns(self) -> tuple[TurnRecord, ...]:
         if self._turns is None:
-            self._turns = self._turn_loader(self.instance_id) if self._turn_loader else ()
+            if self._turn_loader is None:
+                self._turns = ()
+            else:
+                self._turns, self._undecodable_turns = self._turn_loader(self.instance_id)
         return self._turns
 
     def execution(self, execution_id: int | None = None) -> Execution:
