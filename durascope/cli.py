@@ -171,7 +171,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         model.close()
 
 
-def _print_findings(findings: list[Finding], out: TextIO) -> None:
+def _print_findings(findings: list[Finding], out: TextIO, *, journal: bool = False) -> None:
+    """Findings as text; ``journal``: the input has a turn journal (changes the inferred note)."""
     if not findings:
         out.write("no findings\n")
         return
@@ -191,7 +192,11 @@ def _print_findings(findings: list[Finding], out: TextIO) -> None:
             if ref.event_id is not None:
                 target += f" event {ref.event_id}"
             out.write(f"        {ref.role}: {target}\n")
-        if f.evidence == "inferred":
+        if f.evidence == "inferred" and journal:
+            # Queued messages are never in the journal, and a journal that does not
+            # cover an instance's history (a damaged record) leaves its turns inferred.
+            out.write("        (inferred from history and queues, not from captured turns)\n")
+        elif f.evidence == "inferred":
             out.write("        (inferred from history: this store has no turn journal)\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     errors, warnings = counts["error"], counts["warning"]
@@ -215,7 +220,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
         else:
-            _print_findings(findings, sys.stdout)
+            _print_findings(findings, sys.stdout, journal=model.origin.has_turn_journal)
         return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
     finally:
         model.close()
@@ -242,7 +247,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
-            _print_findings([finding], out)
+            _print_findings([finding], out, journal=model.origin.has_turn_journal)
             for line in side_by_side(result.divergence).splitlines():
                 out.write(f"{safe_text(line)}\n")
         if result.policy is not None:
@@ -350,7 +355,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = open_model(store)
     try:
         findings = diagnose(model)
-        _print_findings(findings, sys.stdout)
+        _print_findings(findings, sys.stdout, journal=model.origin.has_turn_journal)
         seed_kinds = ("stuck_parent", "misrouted_notification", "child_id_collision")
         first = next((f for f in findings if f.kind in seed_kinds), None) or next(
             (f for f in findings if f.severity == "error"), None

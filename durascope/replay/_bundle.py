@@ -239,19 +239,28 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
     """The view model a bundle describes."""
     instances: dict[str, Instance] = {}
     for b in bundle.instances:
-        executions = tuple(
-            Execution(
-                instance_id=b.instance_id,
-                execution_id=e.execution_id,
-                status=e.status,
-                output=e.output,
-                started_at_ms=e.started_at_ms,
-                completed_at_ms=e.completed_at_ms,
-                event_count=len(e.events),
-                _events=e.events,
+        executions: list[Execution] = []
+        seen: set[int] = set()
+        repeated: list[int] = []
+        for e in b.executions:
+            # A store cannot hold an execution twice (its key), so a repeat is an edited
+            # or damaged bundle: the first copy is kept, and the diagnosis says so.
+            if e.execution_id in seen:
+                repeated.append(e.execution_id)
+                continue
+            seen.add(e.execution_id)
+            executions.append(
+                Execution(
+                    instance_id=b.instance_id,
+                    execution_id=e.execution_id,
+                    status=e.status,
+                    output=e.output,
+                    started_at_ms=e.started_at_ms,
+                    completed_at_ms=e.completed_at_ms,
+                    event_count=len(e.events),
+                    _events=e.events,
+                )
             )
-            for e in b.executions
-        )
         instances[b.instance_id] = Instance(
             instance_id=b.instance_id,
             orchestration_name=b.orchestration_name,
@@ -261,8 +270,9 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
             status=b.status,
             output=b.output,
             custom_status=b.custom_status,
-            executions=executions,
+            executions=tuple(executions),
             _turns=b.turns,
+            repeated_executions=tuple(repeated),
         )
     pending = tuple(
         PendingMessage(
@@ -309,7 +319,12 @@ def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstanc
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
         orchestration_version=inst.orchestration_version,
-        current_execution_id=inst.current_execution_id,
+        # The id as the data stated it, so the bundle carries the same damage (and finding).
+        current_execution_id=(
+            inst.current_execution_id
+            if inst.stated_current_execution_id is None
+            else inst.stated_current_execution_id
+        ),
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
         output=_redacted_output(redactor, inst.output, inst.status, chain(*events.values())),

@@ -10,6 +10,7 @@ from durascope.history import (
     SubOrchCompleted,
     SubOrchFailed,
 )
+from durascope.replay._event_checks import EventDamage, event_damage
 from durascope.replay._findings import Finding
 from durascope.replay._model import ChildLink, Model
 from durascope.replay._timeline import Timeline
@@ -38,6 +39,17 @@ class DiagnosisContext:
             return None
         turn = self.timeline(instance_id).turn_of_event(execution_id, event_id)
         return turn.index if turn else None
+
+    @cached_property
+    def damaged(self) -> dict[tuple[str, int], EventDamage]:
+        """``(instance, execution) -> damage`` of every execution whose events are damaged."""
+        out: dict[tuple[str, int], EventDamage] = {}
+        for inst in self.model.instances.values():
+            for ex in inst.executions:
+                damage = event_damage(inst.instance_id, ex)
+                if damage is not None:
+                    out[(inst.instance_id, ex.execution_id)] = damage
+        return out
 
     @cached_property
     def links_by_schedule(self) -> dict[tuple[str, int, int], ChildLink]:

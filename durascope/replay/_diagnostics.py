@@ -46,6 +46,8 @@ def child_id_collisions(ctx: DiagnosisContext) -> Iterator[Finding]:
         for link in links:
             if link is owner or not link.child_exists:
                 continue
+            if (link.parent_instance, link.parent_execution) in ctx.damaged:
+                continue  # the damage, not a second start, can make the link miss its child
             held = []
             if owner is not None:
                 held.append(
@@ -136,6 +138,8 @@ def _why_never(
             return None
         return "was never started (no instance, no pending start)"
     if link is not None and not link.points_back:
+        if (inst.instance_id, ex.execution_id) in ctx.damaged:
+            return None  # the damage, not a discarded start, can make the link miss
         state = "finished" if child.is_terminal else "running"
         return f"belongs to another schedule ({state}); this start was discarded"
     if child.is_terminal and not ctx.delivered(inst.instance_id, ex.execution_id, event_id):

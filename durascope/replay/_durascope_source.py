@@ -27,8 +27,11 @@ from durascope.replay._model import (
     Origin,
     PendingMessage,
     SourceError,
+    TurnJournal,
+    current_of,
 )
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
+from durascope.runtime import SCHEMA_VERSION
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of events read so far during a bulk load."""
@@ -202,16 +205,17 @@ class StoreReader:
                 total += len(events)
         return total
 
-    def turns(self, instance_id: str) -> tuple[TurnRecord, ...]:
+    def turns(self, instance_id: str) -> TurnJournal:
         """An instance's captured turns, up to the last one the index saw."""
         last = self.last_turn.get(instance_id)
         if last is None:
-            return ()
+            return (), ()
         rows = self.db.query(
-            "SELECT record FROM turns WHERE instance_id = ? AND turn <= ? ORDER BY turn",
+            "SELECT turn, record FROM turns WHERE instance_id = ? AND turn <= ? ORDER BY turn",
             (instance_id, last),
         )
-        return tuple(_decode_turns(rows))
+        records, undecodable = _decode_turns(rows)
+        return tuple(records), tuple(undecodable)
 
 
 def load_durascope_store(db: ReadOnlyDatabase) -> Model:
@@ -236,6 +240,7 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     """Read the model inside the caller's read transaction."""
     reader = StoreReader(db)
     meta = dict(db.query("SELECT key, value FROM durascope_meta"))
+    _check_schema_version(db.path, meta.get("schema_version"))
     executions: dict[str, list[Execution]] = defaultdict(list)
     for inst, ex, status, output, started, completed, count in db.query(
         "SELECT e.instance_id, e.execution_id, e.status, e.output, e.started_at_ms, "
@@ -263,31 +268,32 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     }
     instances: dict[str, Instance] = {}
     for row in db.query(
-        "SELECT i.instance_id, i.orchestration_name, i.orchestration_version, "
-        "i.current_execution_id, i.parent_instance_id, i.custom_status, e.status, e.output "
-        "FROM instances i LEFT JOIN executions e ON e.instance_id = i.instance_id "
-        "AND e.execution_id = i.current_execution_id ORDER BY i.created_at_ms, i.instance_id"
+        "SELECT instance_id, orchestration_name, orchestration_version, current_execution_id, "
+        "parent_instance_id, custom_status FROM instances ORDER BY created_at_ms, instance_id"
     ):
-        inst, name, version, current, parent, custom, status, output = row
+        inst, name, version, current, parent, custom = row
         inst = text(inst)
+        execs = tuple(executions.get(inst, ()))
+        current_id = integer(current, 1)
+        cur = current_of(execs, current_id)
         instances[inst] = Instance(
             instance_id=inst,
             orchestration_name=text(name),
             orchestration_version=optional_text(version),
-            current_execution_id=integer(current, 1),
+            current_execution_id=current_id,
             parent_instance_id=optional_text(parent),
-            status=text(status) or "Running",
-            output=optional_text(output),
+            status=cur.status if cur else "Running",
+            output=cur.output if cur else None,
             custom_status=optional_text(custom),
-            executions=tuple(executions.get(inst, ())),
+            executions=execs,
             _turn_loader=reader.turns,
         )
     pending = _pending(db, "orchestrator", "orchestrator_queue") + _pending(
         db, "worker", "worker_queue"
     )
-    orphan_turns = _decode_turns(
+    orphan_turns, _ = _decode_turns(
         db.query(
-            "SELECT record FROM turns "
+            "SELECT turn, record FROM turns "
             "WHERE instance_id NOT IN (SELECT instance_id FROM instances) "
             "ORDER BY instance_id, turn"
         )
@@ -305,19 +311,44 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
     )
 
 
-def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> list[TurnRecord]:
-    """Turn records from ``record`` rows; an unreadable journal row is skipped.
+def _check_schema_version(path: str, value: Any) -> None:
+    """Refuse a store whose schema this version cannot promise to read, as the runtime does.
+
+    A newer schema may have moved or reinterpreted columns, so reading it anyway
+    could show a plausible but wrong picture; an unreadable stamp says nothing
+    either way.
+
+    Raises:
+        SourceError: The version is newer than :data:`SCHEMA_VERSION`, or not a number.
+    """
+    version = optional_int(value)
+    if version is None:
+        raise SourceError(
+            f"{path}: unreadable store schema_version {text(value)[:40]!r}; "
+            "cannot tell whether this durascope can read it"
+        )
+    if version > SCHEMA_VERSION:
+        raise SourceError(
+            f"{path}: store schema version {version} is newer than this durascope "
+            f"supports ({SCHEMA_VERSION}); upgrade durascope"
+        )
+
+
+def _decode_turns(rows: Iterable[tuple[Any, ...]]) -> tuple[list[TurnRecord], list[int]]:
+    """Turn records from ``(turn, record)`` rows, and the turn numbers of rows that do not decode.
 
     History stays authoritative: a turn that does not decode is only missing
-    evidence, never a reason to fail the whole store.
+    evidence, never a reason to fail the whole store; the diagnosis says which
+    records were left out.
     """
     out = []
-    for (record,) in rows:
+    undecodable = []
+    for turn, record in rows:
         try:
             out.append(turn_record_from_json(record))
         except HistoryDecodeError:
-            continue
-    return out
+            undecodable.append(integer(turn, 0))
+    return out, undecodable
 
 
 def _pending(

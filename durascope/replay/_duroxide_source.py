@@ -48,6 +48,7 @@ from durascope.replay._model import (
     Origin,
     PendingMessage,
     SourceError,
+    current_of,
 )
 from durascope.replay._sqlite_reader import ReadOnlyDatabase
 
@@ -101,7 +102,7 @@ def _load(db: ReadOnlyDatabase, data_version: int) -> Model:
         current_id = optional_int(current)
         if current_id is None:
             current_id = max((x.execution_id for x in execs), default=1)
-        cur = next((x for x in execs if x.execution_id == current_id), None)
+        cur = current_of(execs, current_id)
         instances[inst] = Instance(
             instance_id=inst,
             orchestration_name=text(name),

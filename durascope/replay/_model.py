@@ -8,7 +8,7 @@ executions; a bundle holds its events in memory already.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, Protocol
@@ -20,6 +20,9 @@ SourceKind = Literal["durascope", "duroxide", "bundle", "memory"]
 
 EventLoader = Callable[[str, int], tuple[Event, ...]]
 """``(instance, execution) -> events``, used for lazy loading."""
+
+TurnJournal = tuple[tuple[TurnRecord, ...], tuple[int, ...]]
+"""An instance's captured turns, and the turn numbers of journal rows that did not decode."""
 
 
 class SourceError(Exception):
@@ -101,9 +104,28 @@ class Execution:
         return first
 
 
+def current_of(executions: Sequence[Execution], stated: int) -> Execution | None:
+    """The execution ``stated`` names, else the highest one; None without executions.
+
+    A current execution id that names no execution is a damaged instance row; the
+    newest execution is the one a runtime would work on next, and falling back to
+    it keeps one bad row from making the instance (and the store) unreadable.
+    """
+    named = next((ex for ex in executions if ex.execution_id == stated), None)
+    if named is not None or not executions:
+        return named
+    return max(executions, key=lambda ex: ex.execution_id)
+
+
 @dataclass(eq=False)
 class Instance:
-    """An instance with its executions, captured turns and tree links."""
+    """An instance with its executions, captured turns and tree links.
+
+    ``current_execution_id`` always names one of ``executions`` when there are
+    any: a stated id that names none is kept in ``stated_current_execution_id``
+    and replaced by the highest execution (see :func:`current_of`), which the
+    diagnosis reports as ``malformed_history``.
+    """
 
     instance_id: str
     orchestration_name: str
@@ -114,14 +136,37 @@ class Instance:
     output: str | None
     custom_status: str | None = None
     executions: tuple[Execution, ...] = ()
-    _turn_loader: Callable[[str], tuple[TurnRecord, ...]] | None = field(default=None, repr=False)
+    _turn_loader: Callable[[str], TurnJournal] | None = field(default=None, repr=False)
     _turns: tuple[TurnRecord, ...] | None = field(default=None, repr=False)
+    _undecodable_turns: tuple[int, ...] = field(default=(), repr=False)
+    stated_current_execution_id: int | None = None
+    """The current execution id the data stated, when it named no execution; else None."""
+    repeated_executions: tuple[int, ...] = ()
+    """Execution ids the input held more than once, once per extra copy (which was ignored)."""
+
+    def __post_init__(self) -> None:
+        current = current_of(self.executions, self.current_execution_id)
+        if current is not None and current.execution_id != self.current_execution_id:
+            self.stated_current_execution_id = self.current_execution_id
+            self.current_execution_id = current.execution_id
 
     @property
     def turns(self) -> tuple[TurnRecord, ...]:
         """Captured turns (durascope stores and bundles made from them); else empty."""
+        return self._load_turns()
+
+    @property
+    def undecodable_turns(self) -> tuple[int, ...]:
+        """Turn numbers of journal rows that did not decode (and are missing from ``turns``)."""
+        self._load_turns()
+        return self._undecodable_turns
+
+    def _load_turns(self) -> tuple[TurnRecord, ...]:
         if self._turns is None:
-            self._turns = self._turn_loader(self.instance_id) if self._turn_loader else ()
+            if self._turn_loader is None:
+                self._turns = ()
+            else:
+                self._turns, self._undecodable_turns = self._turn_loader(self.instance_id)
         return self._turns
 
     def execution(self, execution_id: int | None = None) -> Execution:

@@ -253,6 +253,8 @@ def _inferred_misroute(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findin
                     f"a child's completion was addressed to execution {ex.execution_id}, which "
                     f"has no schedule {event_id}: the execution failed with 'no matching schedule'",
                 )
+        if (inst.instance_id, ex.execution_id) in ctx.damaged:
+            continue  # its links can disagree with its children for no reason but the damage
         for event in ex.events:
             if event.type != "SubOrchestrationCompleted" or event.source_event_id is None:
                 continue

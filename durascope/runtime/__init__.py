@@ -26,6 +26,7 @@ from durascope.runtime._replayer import (
     ReplayResult,
 )
 from durascope.runtime._runtime import Runtime
+from durascope.runtime._schema import SCHEMA_VERSION
 from durascope.runtime._simulator import SimulatedInstance, Simulation
 from durascope.runtime._store import SqliteStore
 from durascope.runtime._store_types import (
@@ -70,6 +71,7 @@ __all__ = [
     "TurnOutcome",
     "ExecutionStatus",
     "ENGINE_VERSION",
+    "SCHEMA_VERSION",
     "Replayer",
     "ReplayResult",
     "NondeterminismDetected",

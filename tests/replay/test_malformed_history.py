@@ -156,3 +156,222 @@ def test_an_undecodable_store_row_is_an_error(scenario_store: Path, tmp_path: Pa
     assert "does not decode" in found[0].message
     proc = diagnose_cli(db)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def store_copy(scenario_store: Path, tmp_path: Path, sql: str, *params: object) -> Path:
+    """A copy of the scenario store with one statement applied."""
+    db = tmp_path / "store.db"
+    shutil.copy(scenario_store, db)
+    conn = sqlite3.connect(db)
+    with conn:
+        assert conn.execute(sql, params).rowcount >= 1
+    conn.close()
+    return db
+
+
+def cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "durascope.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_a_current_execution_id_naming_no_execution_is_reported_on_that_instance_only(
+    scenario_store: Path, tmp_path: Path
+) -> None:
+    db = store_copy(
+        scenario_store,
+        tmp_path,
+        "UPDATE instances SET current_execution_id = 9 WHERE instance_id = 'fixed-supervisor'",
+    )
+    (finding,) = [f for f in malformed(db) if f.instance == "fixed-supervisor"]
+    assert (finding.severity, finding.execution) == ("error", None)
+    assert finding.message == (
+        "the current execution id 9 names no execution (it has 1, 2); "
+        "the highest, 2, is treated as current"
+    )
+    model = open_model(db)
+    inst = model.instance("fixed-supervisor")
+    assert (inst.current_execution_id, inst.status) == (2, "Completed")
+    damaged = [f.model_dump() for f in diagnose(model, "legacy-loop")]
+    model.close()
+    healthy = open_model(scenario_store)
+    assert damaged == [f.model_dump() for f in diagnose(healthy, "legacy-loop")]
+    healthy.close()
+    for args in (
+        ("diagnose", db, "--instance", "legacy-loop"),
+        ("render", db, "--instance", "legacy-loop", "-o", tmp_path / "loop.dot"),
+        ("render", db, "--instance", "fixed-supervisor", "-o", tmp_path / "fixed.dot"),
+        ("history", db, "--instance", "fixed-supervisor"),
+    ):
+        proc = cli(*args)
+        assert proc.returncode in (0, 1) and "error:" not in proc.stderr, (args, proc.stderr)
+    # An export carries the id as stated, so the bundle says the same.
+    assert cli("export", db, "-o", tmp_path / "out.json").returncode == 0
+    (again,) = [f for f in malformed(tmp_path / "out.json") if f.instance == "fixed-supervisor"]
+    assert again.message == finding.message
+
+
+def test_a_current_execution_id_naming_no_execution_in_a_duroxide_store(tmp_path: Path) -> None:
+    pytest.importorskip("duroxide", reason="the real duroxide package writes duroxide stores")
+    from tests.replay.duroxide_stores import generate
+
+    made = generate(tmp_path / "raw", ["can_children"])["can_children"]
+    db = tmp_path / "dx.db"
+    source = sqlite3.connect(f"file:{made}?mode=ro", uri=True)
+    target = sqlite3.connect(db)
+    source.backup(target)
+    source.close()
+    with target:
+        target.execute("PRAGMA journal_mode=DELETE")
+        target.execute(
+            "UPDATE instances SET current_execution_id = 9 WHERE instance_id = 'can-job'"
+        )
+    target.close()
+    (finding,) = malformed(db)
+    assert finding.instance == "can-job" and "current execution id 9 names no execution" in (
+        finding.message
+    )
+    proc = cli("render", db, "--instance", "can-job", "-o", tmp_path / "job.dot")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_an_execution_held_twice_is_reported_and_its_copy_ignored(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def repeat(doc: Document) -> None:
+        inst = next(i for i in doc["instances"] if i["instance_id"] == TREE)
+        inst["executions"].insert(1, json.loads(json.dumps(inst["executions"][0])))
+
+    path = write(tmp_path, tree_bundle, repeat)
+    model = open_model(path)
+    assert [ex.execution_id for ex in model.instance(TREE).executions] == [1, 2, 3]
+    findings = diagnose(model)
+    model.close()
+    (finding,) = findings  # in particular, no schedule colliding with itself
+    assert (finding.kind, finding.instance, finding.execution) == ("malformed_history", TREE, 1)
+    assert finding.message == (
+        "execution 1 appears 2 times; the first copy is used and the others are ignored"
+    )
+
+
+def test_events_naming_another_execution_are_reported_and_not_a_collision(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def renumber(doc: Document) -> None:
+        inst = next(i for i in doc["instances"] if i["instance_id"] == TREE)
+        inst["executions"][0]["execution_id"] = 7  # its events still say execution 1
+
+    path = write(tmp_path, tree_bundle, renumber)
+    model = open_model(path)
+    findings = diagnose(model)
+    model.close()
+    assert [f.kind for f in findings if f.kind != "malformed_history"] == []
+    (finding,) = [f for f in findings if f.execution == 7]
+    assert (finding.severity, finding.instance, finding.event_id) == ("error", TREE, 1)
+    assert finding.message.startswith(
+        f"4 of 4 events say they belong to {TREE}#1, not to {TREE}#7 that holds them"
+    )
+    assert "turns were inferred from history" in finding.message  # the journal says #1
+
+
+def test_events_naming_another_instance_are_reported(tree_bundle: Document, tmp_path: Path) -> None:
+    def move(doc: Document) -> None:
+        events_of(doc, CHILD)[-1]["instance_id"] = "someone-else"
+
+    path = write(tmp_path, tree_bundle, move)
+    (finding,) = malformed(path)
+    assert (finding.instance, finding.execution) == (CHILD, 1)
+    assert finding.message.startswith("1 of ")
+    assert "belong to someone-else#1, not to healthy-loop::sub::2#1" in finding.message
+
+
+def _append_copy_of_first(events: list[Document]) -> None:
+    events.append(json.loads(json.dumps(events[0])))
+
+
+def _negative_id(events: list[Document]) -> None:
+    events[2]["event_id"] = -5
+
+
+def _swap(events: list[Document]) -> None:
+    events[1], events[2] = events[2], events[1]
+
+
+def _repeat_schedule(events: list[Document]) -> None:
+    events.append(json.loads(json.dumps(events[1])))  # SubOrchestrationScheduled, id 2
+
+
+@pytest.mark.parametrize(
+    ("change", "event_id", "detail", "journal_lost"),
+    [
+        (_append_copy_of_first, 1, "(1 appears 2 times)", False),
+        (_negative_id, -5, "(-5 is not a valid id, 3 is missing)", True),
+        (_swap, None, "(they are out of order)", False),
+        (_repeat_schedule, 2, "(2 appears 2 times)", False),
+    ],
+)
+def test_event_ids_that_are_not_one_to_n_once_each_are_reported(
+    tree_bundle: Document,
+    tmp_path: Path,
+    change: Callable[[list[Document]], None],
+    event_id: int | None,
+    detail: str,
+    journal_lost: bool,
+) -> None:
+    path = write(tmp_path, tree_bundle, lambda doc: change(events_of(doc, TREE)))
+    model = open_model(path)
+    findings = diagnose(model)
+    model.close()
+    # A repeated schedule does not collide with itself: the damage is the whole story.
+    assert [f.kind for f in findings] == ["malformed_history"]
+    (finding,) = findings
+    assert (finding.severity, finding.instance, finding.execution) == ("error", TREE, 1)
+    assert finding.event_id == event_id
+    count = len(events_of(tree_bundle, TREE)) + (
+        change in (_append_copy_of_first, _repeat_schedule)
+    )
+    assert finding.message.startswith(
+        f"event ids of execution 1 do not run 1..{count} in order, once each {detail}; "
+    )
+    assert ("turns were inferred from history" in finding.message) is journal_lost
+    assert finding.evidence == ("inferred" if journal_lost else "captured")
+
+
+def test_an_undecodable_turn_record_is_a_warning_naming_it(
+    scenario_store: Path, tmp_path: Path
+) -> None:
+    db = store_copy(
+        scenario_store,
+        tmp_path,
+        "UPDATE turns SET record = 'garbage' WHERE instance_id = 'legacy-relay' AND turn = 2",
+    )
+    (finding,) = [f for f in malformed(db) if f.instance == "legacy-relay"]
+    assert (finding.severity, finding.execution, finding.evidence) == (
+        "warning",
+        None,
+        "inferred",
+    )
+    assert finding.message == (
+        "turn record 2 does not decode, so this instance's turns were inferred from history instead"
+    )
+    proc = cli("diagnose", db, "--instance", "legacy-relay")
+    assert proc.returncode == 1 and "turn record 2 does not decode" in proc.stdout
+    # The store has a journal: the note on inferred findings does not deny it.
+    assert "no turn journal" not in proc.stdout
+    assert "(inferred from history and queues, not from captured turns)" in proc.stdout
+
+
+def test_a_journal_missing_a_turn_is_a_warning_naming_what_it_leaves_out(
+    scenario_store: Path, tmp_path: Path
+) -> None:
+    db = store_copy(
+        scenario_store, tmp_path, "DELETE FROM turns WHERE instance_id = ? AND turn = 2", TREE
+    )
+    (finding,) = [f for f in malformed(db) if f.instance == TREE]
+    assert finding.severity == "warning" and finding.evidence == "inferred"
+    assert finding.message.startswith("the captured turns leave out execution 1 event ")
+    assert finding.message.endswith(", so this instance's turns were inferred from history instead")

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -227,6 +228,40 @@ def test_truncated_store_and_foreign_sqlite(scenario_store: Path, tmp_path: Path
         open_model(other)
     with pytest.raises(SourceError, match="no such file"):
         open_model(tmp_path / "missing.db")
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("999", "store schema version 999 is newer than this durascope supports (1)"),
+        ("one", "unreadable store schema_version 'one'"),
+    ],
+)
+def test_a_store_schema_this_version_cannot_read_is_refused_without_writing(
+    scenario_store: Path, tmp_path: Path, stamp: str, expected: str
+) -> None:
+    import sqlite3
+
+    copy = tmp_path / "newer.db"
+    shutil.copy(scenario_store, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE durascope_meta SET value = ? WHERE key = 'schema_version'", (stamp,))
+    conn.close()
+    before = digest(copy)
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        open_model(copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "durascope.cli", "diagnose", str(copy)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"durascope: error: {copy}: {expected}")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert digest(copy) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.db"]
 
 
 def test_unknown_event_types_and_bad_rows_load(scenario_store: Path, tmp_path: Path) -> None:
