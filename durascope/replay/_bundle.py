@@ -301,12 +301,18 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
 
 
 def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstance:
+    # The id as the data stated it, so the bundle carries the same damage (and finding).
+    stated_current = (
+        inst.current_execution_id
+        if inst.stated_current_execution_id is None
+        else inst.stated_current_execution_id
+    )
     if redactor is None:
         return BundleInstance(
             instance_id=inst.instance_id,
             orchestration_name=inst.orchestration_name,
             orchestration_version=inst.orchestration_version,
-            current_execution_id=inst.current_execution_id,
+            current_execution_id=stated_current,
             parent_instance_id=inst.parent_instance_id,
             status=inst.status,
             output=inst.output,
@@ -319,12 +325,7 @@ def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstanc
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
         orchestration_version=inst.orchestration_version,
-        # The id as the data stated it, so the bundle carries the same damage (and finding).
-        current_execution_id=(
-            inst.current_execution_id
-            if inst.stated_current_execution_id is None
-            else inst.stated_current_execution_id
-        ),
+        current_execution_id=stated_current,
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
         output=_redacted_output(redactor, inst.output, inst.status, chain(*events.values())),
