@@ -159,7 +159,7 @@ def _print_findings(findings: list[Finding], out: TextIO) -> None:
         if f.event_id is not None:
             where += f" event {f.event_id}"
         if f.turn is not None:
-            where += f" (turn {f.turn + 1})"
+            where += f" (turn {f.turn})"
         out.write(f"{f.severity.upper():<7} {f.kind:<24} {where}\n        {safe_text(f.message)}\n")
         for ref in f.related:
             target = safe_text(ref.instance)

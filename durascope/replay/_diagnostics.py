@@ -264,7 +264,7 @@ def duplicate_notifications(ctx: DiagnosisContext) -> Iterator[Finding]:
                             execution=turn.execution_id,
                             message=f"{type(verdict.message).__name__} ignored: {verdict.reason}",
                             evidence="captured",
-                            turn=turn.index,
+                            turn=turn.index + 1,
                         )
             continue
         for ex in inst.executions:
@@ -324,7 +324,7 @@ def never_dispatched(ctx: DiagnosisContext) -> Iterator[Finding]:
                         f"{'started' if child else 'run'}"
                     ),
                     evidence=tl.evidence,
-                    turn=turn.index,
+                    turn=turn.index + 1,
                 )
 
 

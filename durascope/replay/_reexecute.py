@@ -134,7 +134,7 @@ class Divergence:
             event_id=anchor.event_id if anchor else None,
             message=f"re-executing {module}: {self.summary()}",
             evidence=evidence,  # type: ignore[arg-type]
-            turn=self.turn.index,
+            turn=self.turn.index + 1,
         )
 
 

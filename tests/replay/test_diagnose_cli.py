@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from durascope.cli import main
-from durascope.replay import open_model, select_tree
+from durascope.replay import Timeline, open_model, select_tree
 
 FIXTURE_STORE = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios.db"
 FIXTURE_INSTANCES = 33  # the built-in scenarios, one store (python fixtures/generate.py)
@@ -44,7 +44,7 @@ DESIGN_FIELDS = {
     "evidence",
 }
 EXTRA_FIELDS = {"type", "turn"}
-"""Also present: the model's tag and the turn index the TUI opens a finding at."""
+"""Also present: the model's tag and the 1-based turn the finding shows at."""
 
 
 def diagnose(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -70,7 +70,7 @@ def check_finding(f: dict[str, Any]) -> None:
     assert f["event_id"] is None or isinstance(f["event_id"], int)
     assert isinstance(f["message"], str) and f["message"] and "\n" not in f["message"]
     assert f["evidence"] in ("captured", "inferred")
-    assert f["turn"] is None or isinstance(f["turn"], int)
+    assert f["turn"] is None or (isinstance(f["turn"], int) and f["turn"] >= 1)
     assert isinstance(f["related"], list)
     for ref in f["related"]:
         assert set(ref) == {"role", "instance", "execution", "event_id"}
@@ -144,6 +144,26 @@ def test_instance_keeps_the_findings_about_its_tree(capsys: pytest.CaptureFixtur
             assert len(kept) < len(all_findings)
     finally:
         model.close()
+
+
+def test_turn_is_the_one_the_text_the_journal_and_the_tui_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``turn`` is 1-based in the JSON too: the text's "(turn 3)" is the journal's turn 3."""
+    _, out, _ = diagnose([str(FIXTURE_STORE), "--json", "--instance", "legacy-loop"], capsys)
+    findings = findings_of(out)
+    _, text, _ = diagnose([str(FIXTURE_STORE), "--instance", "legacy-loop"], capsys)
+    model = open_model(FIXTURE_STORE)
+    try:
+        timeline = Timeline.of(model.instance("legacy-loop"))
+    finally:
+        model.close()
+    assert findings and timeline.evidence == "captured"
+    for f in findings:
+        turn = timeline.turns[f["turn"] - 1]
+        assert (turn.number, turn.execution_id) == (f["turn"], f["execution"])
+        assert f["event_id"] in {e.event_id for e in turn.delta}
+        assert f"#{f['execution']} event {f['event_id']} (turn {f['turn']})" in text
 
 
 def test_a_healthy_store_exits_0_with_no_findings(
