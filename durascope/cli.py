@@ -25,6 +25,7 @@ from durascope.replay import (
     build_bundle,
     diagnose,
     event_summary,
+    inferred_because,
     open_model,
     safe_text,
     write_bundle,
@@ -148,7 +149,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         model.close()
 
 
-def _print_findings(findings: list[Finding], out: TextIO) -> None:
+def _print_findings(findings: list[Finding], out: TextIO, model: Model) -> None:
     if not findings:
         out.write("no findings\n")
         return
@@ -168,8 +169,8 @@ def _print_findings(findings: list[Finding], out: TextIO) -> None:
             if ref.event_id is not None:
                 target += f" event {ref.event_id}"
             out.write(f"        {ref.role}: {target}\n")
-        if f.evidence == "inferred":
-            out.write("        (inferred from history: this store has no turn journal)\n")
+        if (because := inferred_because(model, f)) is not None:
+            out.write(f"        ({because})\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     out.write(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info\n")
 
@@ -188,7 +189,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
         else:
-            _print_findings(findings, sys.stdout)
+            _print_findings(findings, sys.stdout, model)
         return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
     finally:
         model.close()
@@ -215,7 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
-            _print_findings([finding], out)
+            _print_findings([finding], out, model)
             for line in side_by_side(result.divergence).splitlines():
                 out.write(f"{safe_text(line)}\n")
         if result.policy is not None:
@@ -313,7 +314,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = open_model(store)
     try:
         findings = diagnose(model)
-        _print_findings(findings, sys.stdout)
+        _print_findings(findings, sys.stdout, model)
         seed_kinds = ("stuck_parent", "misrouted_notification", "child_id_collision")
         first = next((f for f in findings if f.kind in seed_kinds), None) or next(
             (f for f in findings if f.severity == "error"), None

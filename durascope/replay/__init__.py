@@ -14,7 +14,7 @@ from durascope.replay._bundle import (
     select_tree,
     write_bundle,
 )
-from durascope.replay._diagnostics import diagnose
+from durascope.replay._diagnostics import diagnose, inferred_because
 from durascope.replay._findings import (
     FINDINGS_ADAPTER,
     Finding,
@@ -76,6 +76,7 @@ __all__ = [
     "PolicyOutcome",
     # Diagnostics
     "diagnose",
+    "inferred_because",
     "Finding",
     "FindingKind",
     "Severity",

@@ -361,6 +361,27 @@ def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     return sorted(unique, key=Finding.sort_key)
 
 
+def inferred_because(model: Model, finding: Finding) -> str | None:
+    """Why a finding is ``inferred``, as a phrase (None when it is captured).
+
+    A queued message no turn has taken is read off the queue whatever the input;
+    everything else is inferred from history, because the input keeps no turn
+    journal or because its journal does not cover the instance (the timeline
+    then falls back to history).
+    """
+    if finding.evidence != "inferred":
+        return None
+    noun = "bundle" if model.origin.kind == "bundle" else "store"
+    if finding.kind == "orphan_message":
+        return f"inferred from the {noun}'s queue: no turn has taken this message"
+    if not model.origin.has_turn_journal:
+        return f"inferred from history: this {noun} has no turn journal"
+    instance = model.instances.get(finding.instance)
+    if instance is not None and not instance.turns:
+        return "inferred from history: the turn journal has no turns of this instance"
+    return "inferred from history: the turn journal does not cover all of this instance's history"
+
+
 def _without_shadowed(findings: list[Finding]) -> list[Finding]:
     """Drop inferred "filtered" findings for a child whose completion was misrouted.
 

@@ -9,6 +9,8 @@ findings about that instance's tree; bad input is one line on stderr and exit 2.
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -197,6 +199,38 @@ def test_an_inferred_store_reports_inferred_evidence(
     assert "child_id_collision" in {f["kind"] for f in findings}
     for f in findings:
         check_finding(f)
+    _, text, _ = diagnose([str(stores["pre_fix_shape"])], capsys)
+    assert "(inferred from history: this store has no turn journal)" in text
+
+
+def test_a_queued_orphan_is_inferred_from_the_queue_not_from_a_missing_journal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, text, _ = diagnose([str(FIXTURE_STORE)], capsys)
+    assert code == 1
+    ghost = text.split("orphan_message           queued-ghost\n", 1)[1].splitlines()[:2]
+    assert ghost[1] == "        (inferred from the store's queue: no turn has taken this message)"
+    assert "no turn journal" not in text  # this store has one
+
+
+@pytest.mark.parametrize(
+    ("delete", "because"),
+    [
+        ("", "the turn journal has no turns of this instance"),
+        ("AND turn = 3", "the turn journal does not cover all of this instance's history"),
+    ],
+)
+def test_an_instance_the_journal_does_not_cover_says_so(
+    delete: str, because: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "partial.db"
+    shutil.copy(FIXTURE_STORE, store)
+    with sqlite3.connect(store) as conn:
+        conn.execute(f"DELETE FROM turns WHERE instance_id = 'legacy-loop' {delete}")
+    conn.close()
+    _, text, _ = diagnose([str(store), "--instance", "legacy-loop"], capsys)
+    assert "child_id_collision" in text
+    assert text.count(f"        (inferred from history: {because})\n") == text.count("ERROR")
 
 
 @pytest.mark.parametrize(
