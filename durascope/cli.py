@@ -197,7 +197,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
-    from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+    from durascope.replay import (
+        UnregisteredOrchestration,
+        load_user_code,
+        reexecute,
+        side_by_side,
+        what_if,
+    )
     from durascope.replay._reexecute import refuse_redacted
 
     model = open_model(args.path)
@@ -205,7 +211,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         model.instance(args.instance)
         refuse_redacted(model)  # before the user's code runs at all
         code = load_user_code(args.module)
-        result = reexecute(model, args.instance, code)
+        try:
+            result = reexecute(model, args.instance, code)
+        except UnregisteredOrchestration as exc:  # a wrong --module, not a divergence
+            raise CommandError(exc.explain(args.module)) from None
         report = what_if(model, args.instance, code) if args.what_if else None
         _say_opened(model)
         out = sys.stdout

@@ -34,7 +34,13 @@ from durascope.replay._model import (
     SourceKind,
 )
 from durascope.replay._open import open_model
-from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
+from durascope.replay._reexecute import (
+    Divergence,
+    Reexecution,
+    UnregisteredOrchestration,
+    reexecute,
+    side_by_side,
+)
 from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold
 from durascope.replay._stepper import Stepper, TurnView
@@ -70,6 +76,7 @@ __all__ = [
     "reexecute",
     "Reexecution",
     "Divergence",
+    "UnregisteredOrchestration",
     "side_by_side",
     "what_if",
     "WhatIf",
