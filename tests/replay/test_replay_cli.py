@@ -173,6 +173,65 @@ def test_the_library_raises_unregistered_orchestration(tmp_path: Path) -> None:
     )
 
 
+YIELDS_A_NUMBER = """
+def checkout(ctx, items):
+    yield 42
+
+
+def register(runtime):
+    runtime.register_orchestration("Checkout", checkout)
+"""
+
+
+def test_code_that_yields_a_non_task_fails_like_the_runtime_and_diverges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """duroxide and durascope's runtime fail such an orchestration: so does its re-run."""
+    module = tmp_path / "mine.py"
+    module.write_text(YIELDS_A_NUMBER)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (1, OPENED_BUNDLE)
+    lines = out.splitlines()
+    assert lines[0] == "ERROR   nondeterminism           fanout-checkout#1 event 2 (turn 1)"
+    assert "history has event 2 SubOrchestrationScheduled ReserveItem" in lines[1]
+    assert lines[1].endswith(
+        "the code fails instead: an orchestration yielded int, which is not a task "
+        "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+    )
+    [marked] = [line for line in lines if line.startswith(">>")]
+    assert "| 2 OrchestrationFailed: an orchestration yielded int" in marked
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('raise RuntimeError("at import")\n', "importing it raised RuntimeError: at import"),
+        ("import no_such_module_here\n", "ModuleNotFoundError: No module named"),
+        ("def broken(:\n", "importing it raised SyntaxError: invalid syntax"),
+        ("import sys\nsys.exit(3)\n", "importing it raised SystemExit: 3"),
+        (
+            "class E(Exception):\n    def __str__(self):\n        raise ValueError\nraise E()\n",
+            "importing it raised E",
+        ),
+        (
+            "def register(runtime):\n    raise LookupError('in register')\n",
+            "importing it raised LookupError: in register",
+        ),
+    ],
+)
+def test_a_module_that_raises_while_loading_is_one_line_and_exit_2(
+    source: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "mine.py"
+    module.write_text(source)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"durascope: error: {module}: ") and err.count("\n") == 1
+    assert expected in err
+
+
 @pytest.mark.parametrize(
     ("argv_tail", "expected"),
     [
