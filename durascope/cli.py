@@ -179,8 +179,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     """``durascope diagnose PATH [--json] [--instance ID]``; exit 1 on any error finding."""
     model = open_model(args.path)
     try:
-        if args.instance is not None:
-            model.instance(args.instance)
+        if args.instance is not None and not any(model.orphan_message_counts(args.instance)):
+            model.instance(args.instance)  # an id only messages name has findings too
         _load_everything(model)
         findings = diagnose(model, args.instance)
         _say_opened(model)
@@ -385,7 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     diag = sub.add_parser("diagnose", help="list findings; exit 1 if any is an error")
     diag.add_argument("path", metavar="PATH")
-    diag.add_argument("--instance", metavar="ID", help="only this instance's tree")
+    diag.add_argument(
+        "--instance",
+        metavar="ID",
+        help="only this instance's tree (or an id that only queued or discarded messages name)",
+    )
     diag.add_argument("--json", action="store_true", help='one object {"findings": [...]}')
     diag.set_defaults(func=cmd_diagnose)
 

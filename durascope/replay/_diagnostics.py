@@ -343,7 +343,12 @@ RULES: tuple[Rule, ...] = (
 
 
 def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
-    """Every finding in the model (or about one instance's tree), errors first."""
+    """Every finding in the model (or about one instance's tree), errors first.
+
+    ``instance_id`` may also be an id that only messages name (queued for, or
+    discarded as addressed to, an instance that does not exist): its findings
+    are then those about the id itself.
+    """
     with collector_paused():
         ctx = DiagnosisContext(model)
         findings = [f for rule in RULES for f in rule(ctx)]
@@ -353,7 +358,11 @@ def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     if instance_id is not None:
         from durascope.replay._bundle import select_tree
 
-        tree = set(select_tree(model, instance_id))
+        tree = (
+            {instance_id}
+            if any(model.orphan_message_counts(instance_id))
+            else set(select_tree(model, instance_id))
+        )
         findings = [
             f for f in findings if f.instance in tree or any(r.instance in tree for r in f.related)
         ]

@@ -214,6 +214,28 @@ def test_a_queued_orphan_is_inferred_from_the_queue_not_from_a_missing_journal(
 
 
 @pytest.mark.parametrize(
+    ("instance", "severity"),
+    [
+        ("queued-ghost", "warning"),  # a message still queued for a missing instance
+        ("orphan-does-not-exist", "info"),  # one a captured turn discarded
+    ],
+)
+def test_instance_selects_the_findings_about_an_id_only_messages_name(
+    instance: str, severity: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, everything, _ = diagnose([str(FIXTURE_STORE), "--json"], capsys)
+    about_it = [f for f in findings_of(everything) if f["instance"] == instance]
+    assert [(f["kind"], f["severity"]) for f in about_it] == [("orphan_message", severity)]
+    code, out, err = diagnose([str(FIXTURE_STORE), "--json", "--instance", instance], capsys)
+    assert (code, err) == (0, opened_line(FIXTURE_STORE, FIXTURE_INSTANCES))
+    assert findings_of(out) == about_it
+    code, text, _ = diagnose([str(FIXTURE_STORE), "--instance", instance], capsys)
+    assert code == 0 and text.startswith(
+        f"{severity.upper():<7} orphan_message           {instance}\n"
+    )
+
+
+@pytest.mark.parametrize(
     ("delete", "because"),
     [
         ("", "the turn journal has no turns of this instance"),
