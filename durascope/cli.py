@@ -25,6 +25,7 @@ from durascope.replay import (
     build_bundle,
     diagnose,
     event_summary,
+    inferred_because,
     open_model,
     refuse_input_as_output,
     safe_text,
@@ -171,8 +172,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         model.close()
 
 
-def _print_findings(findings: list[Finding], out: TextIO, *, journal: bool = False) -> None:
-    """Findings as text; ``journal``: the input has a turn journal (changes the inferred note)."""
+def _print_findings(findings: list[Finding], out: TextIO, model: Model) -> None:
     if not findings:
         out.write("no findings\n")
         return
@@ -183,7 +183,7 @@ def _print_findings(findings: list[Finding], out: TextIO, *, journal: bool = Fal
         if f.event_id is not None:
             where += f" event {f.event_id}"
         if f.turn is not None:
-            where += f" (turn {f.turn + 1})"
+            where += f" (turn {f.turn})"
         out.write(f"{f.severity.upper():<7} {f.kind:<24} {where}\n        {safe_text(f.message)}\n")
         for ref in f.related:
             target = safe_text(ref.instance)
@@ -192,12 +192,8 @@ def _print_findings(findings: list[Finding], out: TextIO, *, journal: bool = Fal
             if ref.event_id is not None:
                 target += f" event {ref.event_id}"
             out.write(f"        {ref.role}: {target}\n")
-        if f.evidence == "inferred" and journal:
-            # Queued messages are never in the journal, and a journal that does not
-            # cover an instance's history (a damaged record) leaves its turns inferred.
-            out.write("        (inferred from history and queues, not from captured turns)\n")
-        elif f.evidence == "inferred":
-            out.write("        (inferred from history: this store has no turn journal)\n")
+        if (because := inferred_because(model, f)) is not None:
+            out.write(f"        ({because})\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     errors, warnings = counts["error"], counts["warning"]
     out.write(
@@ -210,8 +206,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     """``durascope diagnose PATH [--json] [--instance ID]``; exit 1 on any error finding."""
     model = open_model(args.path)
     try:
-        if args.instance is not None:
-            model.instance(args.instance)
+        if args.instance is not None and not any(model.orphan_message_counts(args.instance)):
+            model.instance(args.instance)  # an id only messages name has findings too
         _load_everything(model)
         findings = diagnose(model, args.instance)
         _say_opened(model)
@@ -220,7 +216,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             json.dump(doc, sys.stdout)
             sys.stdout.write("\n")
         else:
-            _print_findings(findings, sys.stdout, journal=model.origin.has_turn_journal)
+            _print_findings(findings, sys.stdout, model)
         return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
     finally:
         model.close()
@@ -228,7 +224,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``durascope replay PATH --instance ID --module FILE.py [--what-if]``."""
-    from durascope.replay import load_user_code, reexecute, side_by_side, what_if
+    from durascope.replay import (
+        UnregisteredOrchestration,
+        load_user_code,
+        reexecute,
+        side_by_side,
+        what_if,
+    )
     from durascope.replay._reexecute import refuse_redacted
 
     model = open_model(args.path)
@@ -236,7 +238,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         model.instance(args.instance)
         refuse_redacted(model)  # before the user's code runs at all
         code = load_user_code(args.module)
-        result = reexecute(model, args.instance, code)
+        try:
+            result = reexecute(model, args.instance, code)
+        except UnregisteredOrchestration as exc:  # a wrong --module, not a divergence
+            raise CommandError(exc.explain(args.module)) from None
         report = what_if(model, args.instance, code) if args.what_if else None
         _say_opened(model)
         out = sys.stdout
@@ -247,7 +252,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             )
         else:
             finding = result.divergence.finding(result.evidence, os.path.basename(args.module))
-            _print_findings([finding], out, journal=model.origin.has_turn_journal)
+            _print_findings([finding], out, model)
             for line in side_by_side(result.divergence).splitlines():
                 out.write(f"{safe_text(line)}\n")
         if result.policy is not None:
@@ -355,7 +360,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = open_model(store)
     try:
         findings = diagnose(model)
-        _print_findings(findings, sys.stdout, journal=model.origin.has_turn_journal)
+        _print_findings(findings, sys.stdout, model)
         seed_kinds = ("stuck_parent", "misrouted_notification", "child_id_collision")
         first = next((f for f in findings if f.kind in seed_kinds), None) or next(
             (f for f in findings if f.severity == "error"), None
@@ -421,7 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     diag = sub.add_parser("diagnose", help="list findings; exit 1 if any is an error")
     diag.add_argument("path", metavar="PATH")
-    diag.add_argument("--instance", metavar="ID", help="only this instance's tree")
+    diag.add_argument(
+        "--instance",
+        metavar="ID",
+        help="only this instance's tree (or an id that only queued or discarded messages name)",
+    )
     diag.add_argument("--json", action="store_true", help='one object {"findings": [...]}')
     diag.set_defaults(func=cmd_diagnose)
 

@@ -13,7 +13,7 @@ from durascope.replay._bundle import (
     select_tree,
     write_bundle,
 )
-from durascope.replay._diagnostics import diagnose
+from durascope.replay._diagnostics import diagnose, inferred_because
 from durascope.replay._findings import (
     FINDINGS_ADAPTER,
     Finding,
@@ -35,7 +35,13 @@ from durascope.replay._model import (
 from durascope.replay._open import open_model
 from durascope.replay._output_files import refuse_input_as_output, write_atomically
 from durascope.replay._redact import redaction_marker
-from durascope.replay._reexecute import Divergence, Reexecution, reexecute, side_by_side
+from durascope.replay._reexecute import (
+    Divergence,
+    Reexecution,
+    UnregisteredOrchestration,
+    reexecute,
+    side_by_side,
+)
 from durascope.replay._simulated_source import model_from_simulation
 from durascope.replay._state import ExecutionFold, ExecutionState, Schedule, fold
 from durascope.replay._stepper import Stepper, TurnView
@@ -71,12 +77,14 @@ __all__ = [
     "reexecute",
     "Reexecution",
     "Divergence",
+    "UnregisteredOrchestration",
     "side_by_side",
     "what_if",
     "WhatIf",
     "PolicyOutcome",
     # Diagnostics
     "diagnose",
+    "inferred_because",
     "Finding",
     "FindingKind",
     "Severity",

@@ -34,11 +34,12 @@ class DiagnosisContext:
     def evidence(self, instance_id: str) -> str:
         return self.timeline(instance_id).evidence
 
-    def turn_index(self, instance_id: str, execution_id: int, event_id: int | None) -> int | None:
+    def turn_number(self, instance_id: str, execution_id: int, event_id: int | None) -> int | None:
+        """The 1-based turn that appended the event, as ``Finding.turn`` counts."""
         if event_id is None or instance_id not in self.model.instances:
             return None
         turn = self.timeline(instance_id).turn_of_event(execution_id, event_id)
-        return turn.index if turn else None
+        return turn.index + 1 if turn else None
 
     @cached_property
     def damaged(self) -> dict[tuple[str, int], EventDamage]:
@@ -111,7 +112,7 @@ def make_finding(ctx: DiagnosisContext, **kw: object) -> Finding:
         execution = kw.get("execution")
         event_id = kw.get("event_id")
         kw["turn"] = (
-            ctx.turn_index(instance, execution, event_id)  # type: ignore[arg-type]
+            ctx.turn_number(instance, execution, event_id)  # type: ignore[arg-type]
             if isinstance(execution, int)
             else None
         )

@@ -268,7 +268,7 @@ def duplicate_notifications(ctx: DiagnosisContext) -> Iterator[Finding]:
                             execution=turn.execution_id,
                             message=f"{type(verdict.message).__name__} ignored: {verdict.reason}",
                             evidence="captured",
-                            turn=turn.index,
+                            turn=turn.index + 1,
                         )
             continue
         for ex in inst.executions:
@@ -328,7 +328,7 @@ def never_dispatched(ctx: DiagnosisContext) -> Iterator[Finding]:
                         f"{'started' if child else 'run'}"
                     ),
                     evidence=tl.evidence,
-                    turn=turn.index,
+                    turn=turn.index + 1,
                 )
 
 
@@ -347,7 +347,12 @@ RULES: tuple[Rule, ...] = (
 
 
 def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
-    """Every finding in the model (or about one instance's tree), errors first."""
+    """Every finding in the model (or about one instance's tree), errors first.
+
+    ``instance_id`` may also be an id that only messages name (queued for, or
+    discarded as addressed to, an instance that does not exist): its findings
+    are then those about the id itself.
+    """
     with collector_paused():
         ctx = DiagnosisContext(model)
         findings = [f for rule in RULES for f in rule(ctx)]
@@ -357,12 +362,37 @@ def diagnose(model: Model, instance_id: str | None = None) -> list[Finding]:
     if instance_id is not None:
         from durascope.replay._bundle import select_tree
 
-        tree = set(select_tree(model, instance_id))
+        tree = (
+            {instance_id}
+            if any(model.orphan_message_counts(instance_id))
+            else set(select_tree(model, instance_id))
+        )
         findings = [
             f for f in findings if f.instance in tree or any(r.instance in tree for r in f.related)
         ]
     unique = _without_shadowed(list(dict.fromkeys(findings)))
     return sorted(unique, key=Finding.sort_key)
+
+
+def inferred_because(model: Model, finding: Finding) -> str | None:
+    """Why a finding is ``inferred``, as a phrase (None when it is captured).
+
+    A queued message no turn has taken is read off the queue whatever the input;
+    everything else is inferred from history, because the input keeps no turn
+    journal or because its journal does not cover the instance (the timeline
+    then falls back to history).
+    """
+    if finding.evidence != "inferred":
+        return None
+    noun = "bundle" if model.origin.kind == "bundle" else "store"
+    if finding.kind == "orphan_message":
+        return f"inferred from the {noun}'s queue: no turn has taken this message"
+    if not model.origin.has_turn_journal:
+        return f"inferred from history: this {noun} has no turn journal"
+    instance = model.instances.get(finding.instance)
+    if instance is not None and not instance.turns:
+        return "inferred from history: the turn journal has no turns of this instance"
+    return "inferred from history: the turn journal does not cover all of this instance's history"
 
 
 def _without_shadowed(findings: list[Finding]) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 FindingKind = Literal[
     "filtered_notification",
@@ -55,7 +55,12 @@ class Finding(BaseModel):
     notification, the execution it was addressed to; for a collision, the parent
     execution whose schedule collided; for a stuck parent, the waiting execution;
     for nondeterminism, the execution that diverged.  ``related`` names the other
-    side.  ``turn`` is the instance's turn index where the finding shows, if known.
+    side.
+
+    ``turn`` is the 1-based number of the instance's turn where the finding
+    shows (None when it shows at no turn): the ``turn N of M`` the TUI and the
+    CLI print, which for a durascope store is the turn journal's own number.
+    Steppers and timelines are indexed from 0: use :attr:`turn_index` there.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -69,7 +74,12 @@ class Finding(BaseModel):
     related: tuple[Ref, ...] = ()
     message: str
     evidence: Evidence
-    turn: int | None = None
+    turn: int | None = Field(default=None, ge=1)
+
+    @property
+    def turn_index(self) -> int | None:
+        """``turn`` as a 0-based index into the instance's timeline (None without a turn)."""
+        return None if self.turn is None else self.turn - 1
 
     def sort_key(self) -> tuple[int, str, int, int]:
         """Errors first, then by instance, execution, event."""

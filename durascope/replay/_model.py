@@ -291,9 +291,32 @@ class Model:
         try:
             return self.instances[instance_id]
         except KeyError:
-            raise SourceError(
-                f"no instance {instance_id!r} in {self.origin.path} ({self.origin.kind})"
-            ) from None
+            pass
+        where = f"no instance {instance_id!r} in {self.origin.path} ({self.origin.kind})"
+        queued, discarded = self.orphan_message_counts(instance_id)
+        if not queued and not discarded:
+            raise SourceError(where)
+        messages = [
+            f"{n} {what} message{'' if n == 1 else 's'}"
+            for n, what in ((queued, "queued"), (discarded, "discarded"))
+            if n
+        ]
+        raise SourceError(
+            f"{where}: the id has no history, only {' and '.join(messages)} addressed to it "
+            "(diagnose --instance reports them)"
+        )
+
+    def orphan_message_counts(self, instance_id: str) -> tuple[int, int]:
+        """Messages addressed to an id that is no instance here: ``(queued, discarded)``.
+
+        Queued ones are still on a queue; discarded ones a captured turn dropped
+        because the instance did not exist.  ``(0, 0)`` for an instance.
+        """
+        if instance_id in self.instances:
+            return 0, 0
+        queued = sum(m.instance_id == instance_id for m in self.pending)
+        discarded = sum(len(t.messages) for t in self.orphan_turns if t.instance == instance_id)
+        return queued, discarded
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(self.instances.values())

@@ -81,7 +81,7 @@ def _captured_filtered(ctx: DiagnosisContext, inst: Instance, tl: Timeline) -> I
                     related=tuple(related),
                     message=message,
                     evidence="captured",
-                    turn=turn.index,
+                    turn=turn.index + 1,
                 )
             elif isinstance(msg, ActivityCompletedItem | ActivityFailedItem | TimerFiredItem):
                 what = "timer" if isinstance(msg, TimerFiredItem) else "activity"
@@ -104,7 +104,7 @@ def _captured_filtered(ctx: DiagnosisContext, inst: Instance, tl: Timeline) -> I
                         f"after the execution ended; dropped in execution {turn.execution_id}"
                     ),
                     evidence="captured",
-                    turn=turn.index,
+                    turn=turn.index + 1,
                 )
 
 
@@ -180,7 +180,7 @@ def _captured_misroute(
             msg.parent_id,
             child,
             "captured",
-            turn.index,
+            turn.index + 1,
             f"child {child}'s completion was addressed to execution "
             f"{msg.parent_execution_id}, which has no schedule {msg.parent_id}: the "
             "execution failed with 'no matching schedule'",
@@ -193,7 +193,7 @@ def _captured_misroute(
             msg.parent_id,
             origin[0],
             "captured",
-            turn.index,
+            turn.index + 1,
             f"child {origin[0]}'s completion resolved schedule {msg.parent_id} of "
             f"execution {msg.parent_execution_id}, which is child {link.child_instance}",
         )
@@ -249,7 +249,7 @@ def _inferred_misroute(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findin
                     event_id,
                     child or "an older execution's child",
                     "inferred",
-                    ctx.turn_index(inst.instance_id, ex.execution_id, failed.event_id),
+                    ctx.turn_number(inst.instance_id, ex.execution_id, failed.event_id),
                     f"a child's completion was addressed to execution {ex.execution_id}, which "
                     f"has no schedule {event_id}: the execution failed with 'no matching schedule'",
                 )
@@ -278,7 +278,7 @@ def _inferred_misroute(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findin
                     event.source_event_id,
                     sender or "another child",
                     "inferred",
-                    ctx.turn_index(inst.instance_id, ex.execution_id, event.event_id),
+                    ctx.turn_number(inst.instance_id, ex.execution_id, event.event_id),
                     f"schedule {event.source_event_id} of execution {ex.execution_id} (child "
                     f"{link.child_instance}) received "
                     f"{f'child {sender}' if sender else 'another child'}'s result, not "
@@ -293,7 +293,7 @@ def _inferred_misroute(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findin
                 event.source_event_id,
                 other or "another child",
                 "inferred",
-                ctx.turn_index(inst.instance_id, ex.execution_id, event.event_id),
+                ctx.turn_number(inst.instance_id, ex.execution_id, event.event_id),
                 f"schedule {event.source_event_id} of execution {ex.execution_id} (child "
                 f"{link.child_instance}) received a completion its child never sent",
             )

@@ -32,7 +32,13 @@ from durascope.replay._findings import Finding
 from durascope.replay._model import Instance, Model, SourceError
 from durascope.replay._text import event_summary, safe_text
 from durascope.replay._timeline import MESSAGE_EVENTS, Timeline, Turn
-from durascope.runtime import AUTO_SUFFIX, OrchestrationResolver, TurnInput, process_turn
+from durascope.runtime import (
+    AUTO_SUFFIX,
+    OrchestrationResolver,
+    Registry,
+    TurnInput,
+    process_turn,
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ class Divergence:
             event_id=anchor.event_id if anchor else None,
             message=f"re-executing {module}: {self.summary()}",
             evidence=evidence,  # type: ignore[arg-type]
-            turn=self.turn.index,
+            turn=self.turn.index + 1,
         )
 
 
@@ -150,6 +156,80 @@ def _failure_line(event: OrchestrationFailed) -> str:
 def _is_nondeterminism(event: OrchestrationFailed) -> bool:
     details = event.details
     return isinstance(details, ConfigurationError) and details.kind == "Nondeterminism"
+
+
+class UnregisteredOrchestration(SourceError):
+    """The code does not register the orchestration (or version) an execution ran.
+
+    Re-running a turn then only abandons it, as the runtime does while it waits
+    for a node that has the code; that is a wrong ``--module``, not a divergence.
+
+    Attributes:
+        instance_id: The instance re-executed.
+        execution_id: The execution whose ``OrchestrationStarted`` names the code.
+        executions: How many executions the instance has.
+        name: The orchestration's name.
+        version: The version history records, when the name is registered but not it.
+        registered: What the code has instead: its orchestration names (or, when
+            only the version is missing, the versions of ``name``); empty when the
+            code is not a :class:`~durascope.runtime.Registry`.
+    """
+
+    def __init__(
+        self,
+        instance_id: str,
+        execution_id: int,
+        executions: int,
+        name: str,
+        version: str | None,
+        registered: tuple[str, ...],
+    ) -> None:
+        self.instance_id = instance_id
+        self.execution_id = execution_id
+        self.executions = executions
+        self.name = name
+        self.version = version
+        self.registered = registered
+        super().__init__(self.explain("the code"))
+
+    def explain(self, code: str) -> str:
+        """One line naming the instance, the orchestration (and version) and ``code``."""
+        who = safe_text(self.instance_id)
+        if self.executions > 1:
+            who += f" execution {self.execution_id}"
+        what = f"orchestration {safe_text(self.name)!r}"
+        if self.version is not None:
+            what = f"version {safe_text(self.version)} of {what}"
+        text = f"{who} runs {what}, which {code} does not register"
+        if self.registered:
+            kind = "versions" if self.version is not None else "orchestrations"
+            text += f" (its {kind}: {safe_text(', '.join(self.registered), 200)})"
+        return text
+
+
+def _check_registered(instance: Instance, code: OrchestrationResolver) -> None:
+    """Raise :class:`UnregisteredOrchestration` unless ``code`` has every execution's code."""
+    for execution in instance.executions:
+        started = execution.started
+        if started is None or code.resolve(started.name, started.version) is not None:
+            continue
+        # With no version of that name at all, naming the recorded version says nothing.
+        versions = tuple(code.versions(started.name)) if isinstance(code, Registry) else ()
+        version = started.version if versions else None
+        if versions:
+            registered = versions
+        elif isinstance(code, Registry):
+            registered = tuple(code.orchestration_names())
+        else:
+            registered = ()
+        raise UnregisteredOrchestration(
+            instance.instance_id,
+            execution.execution_id,
+            len(instance.executions),
+            started.name,
+            version,
+            registered,
+        )
 
 
 PolicyEvidence = Literal["captured", "inferred", "assumed"]
@@ -318,9 +398,12 @@ def reexecute(model: Model, instance_id: str, code: OrchestrationResolver) -> Re
 
     Raises:
         SourceError: No such instance, or the input is a redacted bundle.
+        UnregisteredOrchestration: ``code`` lacks the orchestration (or the
+            version) an execution of the instance ran.
     """
     instance = model.instance(instance_id)
     refuse_redacted(model)
+    _check_registered(instance, code)
     timeline = Timeline.of(instance)
     inferred = recorded_policy(model, _neighbourhood(model, instance))
     policy = inferred.policy

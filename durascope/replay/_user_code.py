@@ -231,7 +231,10 @@ def load_user_code(path: str | Path) -> Registry:
     except SourceError:
         raise
     except BaseException as exc:  # the user's module raised while importing
-        detail = str(exc).strip().splitlines()
+        try:
+            detail = str(exc).strip().splitlines()
+        except Exception:  # its __str__ raises too: the type has to do
+            detail = []
         text = f": {detail[-1]}" if detail else ""
         raise SourceError(f"{p}: importing it raised {type(exc).__name__}{text}") from None
     finally:

@@ -7,20 +7,40 @@ from typing import Any
 
 from durascope.history import (
     ActivityScheduled,
+    CustomStatusUpdated,
     Event,
+    ExternalSubscribed,
     OrchestrationChained,
+    QueueSubscribed,
+    SubOrchestrationPolicy,
     SubOrchestrationScheduled,
+    TimerCreated,
 )
+from durascope.runtime._child_ids import child_suffix
 from durascope.runtime._futures import LeafFuture
 from durascope.runtime._tasks import (
     ActivityTask,
+    AllTask,
+    ContinueAsNewTask,
     DequeueEventTask,
     DetachedStartTask,
+    RaceTask,
     SubOrchestrationTask,
     Task,
     TimerTask,
     WaitEventTask,
 )
+
+_YIELDABLE = (
+    ActivityTask,
+    TimerTask,
+    WaitEventTask,
+    DequeueEventTask,
+    SubOrchestrationTask,
+    DetachedStartTask,
+    ContinueAsNewTask,
+)
+"""Tasks that are not composites of others."""
 
 SCHEDULE_KINDS = {
     "ActivityScheduled": "activity",
@@ -63,6 +83,18 @@ class PendingAction:
 
     action: Action
     event: Event
+
+
+def not_a_task(task: Any) -> str | None:
+    """Why ``task`` cannot be yielded (it, or a task inside an ``all``/``race``), or None."""
+    if isinstance(task, AllTask | RaceTask):
+        return next((why for t in task.tasks if (why := not_a_task(t)) is not None), None)
+    if isinstance(task, _YIELDABLE):
+        return None
+    return (
+        f"an orchestration yielded {type(task).__name__}, which is not a task "
+        "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+    )
 
 
 def leaf_for(task: Any) -> LeafFuture:
@@ -113,3 +145,34 @@ def action_matches(action: Action, event: Event) -> bool:
             and task.input == event.input
         )
     return True  # timers match by position, custom status by kind
+
+
+def schedule_event(
+    action: Action, envelope: dict[str, Any], policy: SubOrchestrationPolicy
+) -> Event:
+    """The history event a new action records (``envelope``: the event's common fields)."""
+    task = action.task
+    if action.kind == "custom_status":
+        return CustomStatusUpdated(**envelope, status=action.custom_status)
+    if isinstance(task, ActivityTask):
+        return ActivityScheduled(
+            **envelope, name=task.name, input=task.input, session_id=task.session_id, tag=task.tag
+        )
+    if isinstance(task, TimerTask):
+        return TimerCreated(**envelope, fire_at_ms=envelope["timestamp_ms"] + task.delay_ms)
+    if isinstance(task, WaitEventTask):
+        return ExternalSubscribed(**envelope, name=task.name)
+    if isinstance(task, DequeueEventTask):
+        return QueueSubscribed(**envelope, name=task.name)
+    if isinstance(task, SubOrchestrationTask):
+        instance = task.instance
+        if instance is None:
+            instance = child_suffix(policy, envelope["execution_id"], envelope["event_id"])
+        return SubOrchestrationScheduled(
+            **envelope, name=task.name, instance=instance, input=task.input
+        )
+    if isinstance(task, DetachedStartTask):
+        return OrchestrationChained(
+            **envelope, name=task.name, instance=task.instance, input=task.input
+        )
+    raise TypeError(f"no event for action {action.kind}")

@@ -18,16 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durascope.history import (
-    ActivityScheduled,
-    CustomStatusUpdated,
     ErrorDetails,
     Event,
-    ExternalSubscribed,
-    OrchestrationChained,
-    QueueSubscribed,
     SubOrchestrationPolicy,
-    SubOrchestrationScheduled,
-    TimerCreated,
     application_error,
     display_message,
     is_system_error,
@@ -39,8 +32,9 @@ from durascope.runtime._actions import (
     PendingAction,
     action_matches,
     leaf_for,
+    not_a_task,
+    schedule_event,
 )
-from durascope.runtime._child_ids import child_suffix
 from durascope.runtime._context import OrchestrationContext
 from durascope.runtime._futures import (
     AllFuture,
@@ -55,12 +49,8 @@ from durascope.runtime._tasks import (
     ActivityTask,
     AllTask,
     ContinueAsNewTask,
-    DequeueEventTask,
     DetachedStartTask,
     RaceTask,
-    SubOrchestrationTask,
-    TimerTask,
-    WaitEventTask,
     decode_payload,
     encode_payload,
     retry_attempts,
@@ -282,7 +272,14 @@ class Replayer(DropSink):
             emitted = 0
             while self._fifo and result.abort is None:
                 action = self._fifo.popleft()
-                event = self._new_event(action, next_id)
+                envelope = {
+                    "event_id": next_id,
+                    "instance_id": self._instance,
+                    "execution_id": self._execution_id,
+                    "timestamp_ms": self._now_ms,
+                    "duroxide_version": self._engine_version,
+                }
+                event = schedule_event(action, envelope, self._policy)
                 next_id += 1
                 self._bind(action, event)
                 result.new_events.append(event)
@@ -353,11 +350,14 @@ class Replayer(DropSink):
         return result
 
     def _start_main(self) -> None:
-        made = self._fn(self.ctx, decode_payload(self._input))
-        if not isinstance(made, types.GeneratorType):
-            # duroxide-python treats a plain function's return value as the output.
-            self._result.state = "completed"
-            self._result.output = encode_payload(made)
+        try:
+            made = self._fn(self.ctx, decode_payload(self._input))
+            if not isinstance(made, types.GeneratorType):
+                # duroxide-python treats a plain function's return value as the output.
+                self._main_done(output=encode_payload(made))
+                return
+        except _USER_CODE_ERRORS as exc:
+            self._main_done(failure=application_error("OrchestrationFailed", _format(exc)))
             return
         self._coroutines.append(_Coroutine(made, None))
 
@@ -384,20 +384,36 @@ class Replayer(DropSink):
             else:
                 task = co.gen.send(awaited.value if awaited is not None else None)
         except StopIteration as stop:
-            co.finished = True
-            if co.result is None:
-                self._main_done(output=encode_payload(stop.value))
-            else:
+            if co.result is not None:
+                co.finished = True
                 co.result.resolve(stop.value)
-            return
-        except Exception as exc:  # the user's code raised: the execution (or retry) fails
+                return
+            try:
+                output = encode_payload(stop.value)
+            except _USER_CODE_ERRORS as exc:  # an output json.dumps refuses
+                self._fail(co, _format(exc), str(exc))
+                return
             co.finished = True
-            if co.result is None:
-                self._main_done(failure=application_error("OrchestrationFailed", _format(exc)))
-            else:
-                co.result.reject(str(exc))
+            self._main_done(output=output)
+            return
+        except _USER_CODE_ERRORS as exc:  # the user's code raised: the execution (or retry) fails
+            self._fail(co, _format(exc), str(exc))
+            return
+        invalid = not_a_task(task)
+        if invalid is not None:
+            # duroxide fails the orchestration ("Invalid generator step result"), before
+            # scheduling any part of what was yielded; it is no reason to retry the turn.
+            co.gen.close()
+            self._fail(co, invalid, invalid)
             return
         co.awaiting = self._start(task)
+
+    def _fail(self, co: _Coroutine, failure: str, rejection: str) -> None:
+        co.finished = True
+        if co.result is None:
+            self._main_done(failure=application_error("OrchestrationFailed", failure))
+        else:
+            co.result.reject(rejection)
 
     def _main_done(self, *, output: str | None = None, failure: ErrorDetails | None = None) -> None:
         result = self._result
@@ -535,39 +551,12 @@ class Replayer(DropSink):
             else:
                 self._queue_subs.setdefault(leaf.name, deque()).append(leaf)
 
-    def _new_event(self, action: Action, event_id: int) -> Event:
-        env: dict[str, Any] = {
-            "event_id": event_id,
-            "instance_id": self._instance,
-            "execution_id": self._execution_id,
-            "timestamp_ms": self._now_ms,
-            "duroxide_version": self._engine_version,
-        }
-        task = action.task
-        if action.kind == "custom_status":
-            return CustomStatusUpdated(**env, status=action.custom_status)
-        if isinstance(task, ActivityTask):
-            return ActivityScheduled(
-                **env, name=task.name, input=task.input, session_id=task.session_id, tag=task.tag
-            )
-        if isinstance(task, TimerTask):
-            return TimerCreated(**env, fire_at_ms=self._now_ms + task.delay_ms)
-        if isinstance(task, WaitEventTask):
-            return ExternalSubscribed(**env, name=task.name)
-        if isinstance(task, DequeueEventTask):
-            return QueueSubscribed(**env, name=task.name)
-        if isinstance(task, SubOrchestrationTask):
-            instance = task.instance
-            if instance is None:
-                instance = child_suffix(self._policy, self._execution_id, event_id)
-            return SubOrchestrationScheduled(
-                **env, name=task.name, instance=instance, input=task.input
-            )
-        if isinstance(task, DetachedStartTask):
-            return OrchestrationChained(
-                **env, name=task.name, instance=task.instance, input=task.input
-            )
-        raise TypeError(f"no event for action {action.kind}")
+
+_USER_CODE_ERRORS = (Exception, SystemExit)
+"""What the user's orchestration code may raise that fails the orchestration.
+
+duroxide-python fails it for these, ``sys.exit()`` included ("Generator create
+failed: SystemExit"); a KeyboardInterrupt still stops the process."""
 
 
 def _format(exc: BaseException) -> str:

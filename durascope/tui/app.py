@@ -180,7 +180,7 @@ class DurascopeApp(App[int]):
             self.notify("No findings." if self.session.findings is not None else "Diagnosing…")
             return
         first = findings[0]
-        self.open_instance(first.instance, first.turn)
+        self.open_instance(first.instance, first.turn_index)
 
     def show_help(self, screen: Screen[Any]) -> None:
         """The bindings of ``screen``, in a modal."""

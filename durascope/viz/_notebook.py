@@ -292,7 +292,7 @@ class TurnDisplay(Displayable):
     def findings(self) -> tuple[Finding, ...]:
         """Findings that show at this turn."""
         return tuple(
-            f for f in self.session.findings_of(self.turn.instance_id) if f.turn == self.index
+            f for f in self.session.findings_of(self.turn.instance_id) if f.turn_index == self.index
         )
 
     def summary_html(self) -> str:

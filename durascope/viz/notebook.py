@@ -67,7 +67,7 @@ class StepsDisplay(Displayable):
     def __init__(self, session: Session, instance_id: str) -> None:
         self.session = session
         self.timeline = session.timeline(instance_id)
-        turns = [f.turn for f in session.findings_of(instance_id) if f.turn is not None]
+        turns = [f.turn_index for f in session.findings_of(instance_id) if f.turn_index is not None]
         self.stepper = Stepper(self.timeline, turns)
         self._untouched = True  # before any move, a finding on turn 0 counts as "next"
 

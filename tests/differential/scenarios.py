@@ -553,6 +553,7 @@ class DetachedStart(Scenario):
 from tests.differential import (  # noqa: E402, F401
     scenarios_activities,
     scenarios_children,
+    scenarios_code_bugs,
     scenarios_errors,
     scenarios_final_turns,
     scenarios_retry,

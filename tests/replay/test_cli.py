@@ -146,6 +146,34 @@ def test_an_error_is_still_the_only_line(args: list[str], tmp_path: Path) -> Non
     assert code == 2 and stderr.count("\n") == 1 and "opened" not in stderr
 
 
+@pytest.mark.parametrize(
+    ("instance", "messages"),
+    [("queued-ghost", "1 queued message"), ("orphan-does-not-exist", "1 discarded message")],
+)
+@pytest.mark.parametrize("command", ["history", "render", "export", "replay"])
+def test_an_id_with_only_messages_is_named_as_such(
+    command: str, instance: str, messages: str, tmp_path: Path
+) -> None:
+    """Only ``diagnose`` has something to say about it (its orphan_message finding)."""
+    module = tmp_path / "code.py"
+    module.write_text(SCENARIO_CODE)
+    tail = {
+        "history": [],
+        "render": ["-o", tmp_path / "graph.dot"],
+        "export": ["-o", tmp_path / "out.json"],
+        "replay": ["--module", module],
+    }[command]
+    args = [command, SCENARIO_STORE, f"--instance={instance}", *tail]
+    code, stdout, stderr = run_cli(args)
+    check_clean(args, code, stdout, stderr)
+    assert (code, stdout) == (2, "")
+    assert stderr == (
+        f"durascope: error: no instance {instance!r} in {SCENARIO_STORE} (durascope): the id "
+        f"has no history, only {messages} addressed to it (diagnose --instance reports them)\n"
+    )
+    assert sorted(tmp_path.iterdir()) == [module]  # nothing written
+
+
 # ─── history ────────────────────────────────────────────────────────
 
 

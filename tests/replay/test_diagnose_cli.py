@@ -9,6 +9,8 @@ findings about that instance's tree; bad input is one line on stderr and exit 2.
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from durascope.cli import main
-from durascope.replay import open_model, select_tree
+from durascope.replay import Timeline, open_model, select_tree
 
 FIXTURE_STORE = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios.db"
 FIXTURE_INSTANCES = 33  # the built-in scenarios, one store (python fixtures/generate.py)
@@ -44,7 +46,7 @@ DESIGN_FIELDS = {
     "evidence",
 }
 EXTRA_FIELDS = {"type", "turn"}
-"""Also present: the model's tag and the turn index the TUI opens a finding at."""
+"""Also present: the model's tag and the 1-based turn the finding shows at."""
 
 
 def diagnose(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -70,7 +72,7 @@ def check_finding(f: dict[str, Any]) -> None:
     assert f["event_id"] is None or isinstance(f["event_id"], int)
     assert isinstance(f["message"], str) and f["message"] and "\n" not in f["message"]
     assert f["evidence"] in ("captured", "inferred")
-    assert f["turn"] is None or isinstance(f["turn"], int)
+    assert f["turn"] is None or (isinstance(f["turn"], int) and f["turn"] >= 1)
     assert isinstance(f["related"], list)
     for ref in f["related"]:
         assert set(ref) == {"role", "instance", "execution", "event_id"}
@@ -146,6 +148,26 @@ def test_instance_keeps_the_findings_about_its_tree(capsys: pytest.CaptureFixtur
         model.close()
 
 
+def test_turn_is_the_one_the_text_the_journal_and_the_tui_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``turn`` is 1-based in the JSON too: the text's "(turn 3)" is the journal's turn 3."""
+    _, out, _ = diagnose([str(FIXTURE_STORE), "--json", "--instance", "legacy-loop"], capsys)
+    findings = findings_of(out)
+    _, text, _ = diagnose([str(FIXTURE_STORE), "--instance", "legacy-loop"], capsys)
+    model = open_model(FIXTURE_STORE)
+    try:
+        timeline = Timeline.of(model.instance("legacy-loop"))
+    finally:
+        model.close()
+    assert findings and timeline.evidence == "captured"
+    for f in findings:
+        turn = timeline.turns[f["turn"] - 1]
+        assert (turn.number, turn.execution_id) == (f["turn"], f["execution"])
+        assert f["event_id"] in {e.event_id for e in turn.delta}
+        assert f"#{f['execution']} event {f['event_id']} (turn {f['turn']})" in text
+
+
 def test_a_healthy_store_exits_0_with_no_findings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -177,6 +199,60 @@ def test_an_inferred_store_reports_inferred_evidence(
     assert "child_id_collision" in {f["kind"] for f in findings}
     for f in findings:
         check_finding(f)
+    _, text, _ = diagnose([str(stores["pre_fix_shape"])], capsys)
+    assert "(inferred from history: this store has no turn journal)" in text
+
+
+def test_a_queued_orphan_is_inferred_from_the_queue_not_from_a_missing_journal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, text, _ = diagnose([str(FIXTURE_STORE)], capsys)
+    assert code == 1
+    ghost = text.split("orphan_message           queued-ghost\n", 1)[1].splitlines()[:2]
+    assert ghost[1] == "        (inferred from the store's queue: no turn has taken this message)"
+    assert "no turn journal" not in text  # this store has one
+
+
+@pytest.mark.parametrize(
+    ("instance", "severity"),
+    [
+        ("queued-ghost", "warning"),  # a message still queued for a missing instance
+        ("orphan-does-not-exist", "info"),  # one a captured turn discarded
+    ],
+)
+def test_instance_selects_the_findings_about_an_id_only_messages_name(
+    instance: str, severity: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, everything, _ = diagnose([str(FIXTURE_STORE), "--json"], capsys)
+    about_it = [f for f in findings_of(everything) if f["instance"] == instance]
+    assert [(f["kind"], f["severity"]) for f in about_it] == [("orphan_message", severity)]
+    code, out, err = diagnose([str(FIXTURE_STORE), "--json", "--instance", instance], capsys)
+    assert (code, err) == (0, opened_line(FIXTURE_STORE, FIXTURE_INSTANCES))
+    assert findings_of(out) == about_it
+    code, text, _ = diagnose([str(FIXTURE_STORE), "--instance", instance], capsys)
+    assert code == 0 and text.startswith(
+        f"{severity.upper():<7} orphan_message           {instance}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("delete", "because"),
+    [
+        ("", "the turn journal has no turns of this instance"),
+        ("AND turn = 3", "the turn journal does not cover all of this instance's history"),
+    ],
+)
+def test_an_instance_the_journal_does_not_cover_says_so(
+    delete: str, because: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "partial.db"
+    shutil.copy(FIXTURE_STORE, store)
+    with sqlite3.connect(store) as conn:
+        conn.execute(f"DELETE FROM turns WHERE instance_id = 'legacy-loop' {delete}")
+    conn.close()
+    _, text, _ = diagnose([str(store), "--instance", "legacy-loop"], capsys)
+    assert "child_id_collision" in text
+    assert text.count(f"        (inferred from history: {because})\n") == text.count("ERROR")
 
 
 @pytest.mark.parametrize(

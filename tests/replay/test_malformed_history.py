@@ -362,7 +362,7 @@ def test_an_undecodable_turn_record_is_a_warning_naming_it(
     assert proc.returncode == 1 and "turn record 2 does not decode" in proc.stdout
     # The store has a journal: the note on inferred findings does not deny it.
     assert "no turn journal" not in proc.stdout
-    assert "(inferred from history and queues, not from captured turns)" in proc.stdout
+    assert "(inferred from history: the turn journal does not cover all of this" in proc.stdout
 
 
 def test_a_journal_missing_a_turn_is_a_warning_naming_what_it_leaves_out(

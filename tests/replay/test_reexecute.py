@@ -270,7 +270,7 @@ def test_a_renamed_child_diverges_in_the_first_turn(tmp_path: Path, fixture_mode
         "healthy-loop",
         1,
     )
-    assert (finding.event_id, finding.turn, finding.evidence) == (2, 0, "captured")
+    assert (finding.event_id, finding.turn, finding.evidence) == (2, 1, "captured")
     assert "turn 1 (execution 1)" in finding.message
     assert "history has event 2 SubOrchestrationScheduled ProcessBatch" in finding.message
     assert "the code emits event 2 SubOrchestrationScheduled Batch" in finding.message

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from durascope.cli import main
-from durascope.replay import SourceError, load_user_code, open_model, reexecute, what_if
+from durascope.replay import (
+    SourceError,
+    UnregisteredOrchestration,
+    load_user_code,
+    open_model,
+    reexecute,
+    what_if,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 REDACTED = FIXTURES / "scenarios.redacted.bundle.json.gz"
@@ -95,6 +102,134 @@ def test_a_divergence_exits_1_and_prints_the_finding_and_the_table(
     assert "turn 2 of deploy-approval, execution 1 (captured)" in lines
     assert sum(line.startswith(">>") for line in lines) == 1
     assert lines[-1] == "re-executed under the fixed policy (from the turn journal)"
+
+
+GREETER_ONLY = """
+def greet(ctx, name):
+    return (yield ctx.schedule_activity("Greet", name))
+
+
+def register(runtime):
+    runtime.register_orchestration("Greeter", greet)
+"""
+
+CHECKOUT_V2_ONLY = """
+def checkout(ctx, items):
+    return (yield ctx.schedule_activity("Charge", items))
+
+
+def register(runtime):
+    runtime.register_orchestration_versioned("Checkout", "2.0.0", checkout)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            GREETER_ONLY,
+            "fanout-checkout runs orchestration 'Checkout', which {module} does not register "
+            "(its orchestrations: Greeter)",
+        ),
+        (
+            CHECKOUT_V2_ONLY,
+            "fanout-checkout runs version 1.0.0 of orchestration 'Checkout', which {module} "
+            "does not register (its versions: 2.0.0)",
+        ),
+    ],
+)
+def test_a_module_without_the_orchestration_is_a_usage_error_not_a_divergence(
+    source: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "mine.py"
+    module.write_text(source)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert err == f"durascope: error: {expected.format(module=module)}\n"
+
+
+def test_the_library_raises_unregistered_orchestration(tmp_path: Path) -> None:
+    module = tmp_path / "mine.py"
+    module.write_text(GREETER_ONLY)
+    code = load_user_code(module)
+    model = open_model(BUNDLE)
+    try:
+        with pytest.raises(UnregisteredOrchestration) as raised:
+            reexecute(model, "legacy-loop", code)  # three executions: the first is named
+    finally:
+        model.close()
+    exc = raised.value
+    assert isinstance(exc, SourceError)
+    assert (exc.instance_id, exc.execution_id, exc.name, exc.version) == (
+        "legacy-loop",
+        1,
+        "BatchLoop",
+        None,
+    )
+    assert str(exc) == (
+        "legacy-loop execution 1 runs orchestration 'BatchLoop', which the code does not "
+        "register (its orchestrations: Greeter)"
+    )
+
+
+YIELDS_A_NUMBER = """
+def checkout(ctx, items):
+    yield 42
+
+
+def register(runtime):
+    runtime.register_orchestration("Checkout", checkout)
+"""
+
+
+def test_code_that_yields_a_non_task_fails_like_the_runtime_and_diverges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """duroxide and durascope's runtime fail such an orchestration: so does its re-run."""
+    module = tmp_path / "mine.py"
+    module.write_text(YIELDS_A_NUMBER)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (1, OPENED_BUNDLE)
+    lines = out.splitlines()
+    assert lines[0] == "ERROR   nondeterminism           fanout-checkout#1 event 2 (turn 1)"
+    assert "history has event 2 SubOrchestrationScheduled ReserveItem" in lines[1]
+    assert lines[1].endswith(
+        "the code fails instead: an orchestration yielded int, which is not a task "
+        "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+    )
+    [marked] = [line for line in lines if line.startswith(">>")]
+    assert "| 2 OrchestrationFailed: an orchestration yielded int" in marked
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('raise RuntimeError("at import")\n', "importing it raised RuntimeError: at import"),
+        ("import no_such_module_here\n", "ModuleNotFoundError: No module named"),
+        ("def broken(:\n", "importing it raised SyntaxError: invalid syntax"),
+        ("import sys\nsys.exit(3)\n", "importing it raised SystemExit: 3"),
+        (
+            "class E(Exception):\n    def __str__(self):\n        raise ValueError\nraise E()\n",
+            "importing it raised E",
+        ),
+        (
+            "def register(runtime):\n    raise LookupError('in register')\n",
+            "importing it raised LookupError: in register",
+        ),
+    ],
+)
+def test_a_module_that_raises_while_loading_is_one_line_and_exit_2(
+    source: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "mine.py"
+    module.write_text(source)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"durascope: error: {module}: ") and err.count("\n") == 1
+    assert expected in err
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_a_child_scheduled_in_the_final_turn_is_never_dispatched(
             scheduled.event_id,
             evidence,
         )
-        assert f.turn == final.index
+        assert f.turn == final.index + 1
     # The dropped future's cancel went to a child that never existed: discarded, journaled.
     [orphan] = about(captured, "orphan_message", child)
     assert (orphan.severity, orphan.evidence) == ("info", "captured")
@@ -115,7 +115,7 @@ def test_a_redelivered_completion_is_a_captured_duplicate(
     [f] = about(captured, "duplicate_notification", "redelivery-books")
     assert (f.severity, f.execution, f.evidence) == ("info", 1, "captured")
     assert f.turn is not None
-    turn = Timeline.of(books).turns[f.turn]
+    turn = Timeline.of(books).turns[f.turn - 1]
     assert [(type(v.message).__name__, v.verdict, v.reason) for v in turn.messages] == [
         ("ActivityFailedItem", "duplicate", "duplicate in history")
     ]
@@ -165,7 +165,7 @@ def test_a_misrouted_completion_applied_to_another_childs_schedule(
     assert (f.severity, f.execution, f.event_id, f.evidence) == ("error", 2, 2, "captured")
     assert ("sent by", "legacy-relay::sub::2") in {(r.role, r.instance) for r in f.related}
     assert f.turn is not None
-    turn = Timeline.of(relay).turns[f.turn]
+    turn = Timeline.of(relay).turns[f.turn - 1]
     [verdict] = [v for v in turn.messages if isinstance(v.message, SubOrchCompleted)]
     assert verdict.verdict == "applied"
     assert verdict.message.parent_execution_id == 2

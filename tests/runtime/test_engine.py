@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -392,3 +393,71 @@ def test_detached_start_in_a_cancelled_turn_is_not_sent() -> None:
     completed = process_turn(turn((go,), first.delta), reg)
     assert completed.result == "completed"
     assert [i.instance for i in completed.orchestrator_items] == ["detached"]  # type: ignore[union-attr]
+
+
+NOT_A_TASK = (
+    "an orchestration yielded int, which is not a task "
+    "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda ctx: 42,
+        lambda ctx: ctx.all([ctx.schedule_timer(1), 42]),  # nothing of it is scheduled
+        lambda ctx: ctx.race(ctx.schedule_activity("A", 1), ctx.all([42])),
+    ],
+)
+def test_yielding_what_is_not_a_task_fails_the_orchestration(body: Any) -> None:
+    """As duroxide does ("Invalid generator step result"): no abandon, no retry, no poison."""
+
+    def orchestration(ctx: Any, x: Any) -> Any:
+        yield body(ctx)
+
+    out = process_turn(turn((start_item(),)), code(orchestration))
+    assert out.abandon_delay_ms is None
+    assert [e.type for e in out.delta] == ["OrchestrationStarted", "OrchestrationFailed"]
+    assert (out.status, out.output) == ("Failed", NOT_A_TASK)
+    assert out.delta[-1].details == application_error("OrchestrationFailed", NOT_A_TASK)  # type: ignore[union-attr]
+    assert out.worker_items == () and out.orchestrator_items == ()
+
+
+def _raises(ctx: Any, x: Any) -> Any:
+    raise ValueError("boom before any yield")
+
+
+def _exits(ctx: Any, x: Any) -> Any:
+    sys.exit(4)
+    yield
+
+
+def _returns_an_object(ctx: Any, x: Any) -> Any:
+    return object()
+
+
+def _completes_with_an_object(ctx: Any, x: Any) -> Any:
+    yield ctx.all([])
+    return object()
+
+
+@pytest.mark.parametrize(
+    ("fn", "last_line"),
+    [
+        (_raises, "ValueError: boom before any yield"),
+        (_exits, "SystemExit: 4"),
+        (_returns_an_object, "TypeError: Object of type object is not JSON serializable"),
+        (_completes_with_an_object, "TypeError: Object of type object is not JSON serializable"),
+    ],
+)
+def test_whatever_the_orchestration_code_raises_fails_the_orchestration(
+    fn: Any, last_line: str
+) -> None:
+    """duroxide-python fails the orchestration for these too; the turn is not retried."""
+    out = process_turn(turn((start_item(),)), code(fn))
+    assert out.abandon_delay_ms is None
+    assert out.delta[0].type == "OrchestrationStarted"
+    assert out.delta[-1].type == "OrchestrationFailed"
+    assert out.status == "Failed"
+    assert out.output is not None
+    assert out.output.strip().splitlines()[-1] == last_line

@@ -65,7 +65,8 @@ async def test_step_jump_and_findings(tui_store: Path) -> None:
         await pilot.pause()
         findings = app.session.findings_of("legacy-loop")
         assert {f.kind for f in findings} == {"child_id_collision", "stuck_parent"}
-        assert screen.turn == findings[0].turn
+        assert screen.turn == findings[0].turn_index
+        assert f"turn {findings[0].turn} of {total}" in rendered(screen.query_one("#stepper"))
         assert "exec 2" in rendered(screen.query_one("#stepper"))
         await pilot.press("home", "g")
         await pilot.pause()
@@ -90,7 +91,7 @@ async def test_first_finding_and_child_parent_navigation(tui_store: Path) -> Non
         screen = app.screen
         assert isinstance(screen, InstanceScreen)
         first = (app.session.findings or [])[0]
-        assert (screen.instance_id, screen.turn) == (first.instance, first.turn)
+        assert (screen.instance_id, screen.turn) == (first.instance, first.turn_index)
         await pilot.press("escape")
         app.open_instance("healthy-loop")
         await pilot.pause()

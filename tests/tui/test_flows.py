@@ -137,7 +137,7 @@ async def test_execution_and_finding_keys_change_what_is_shown(fixed_store: Path
         await settle(app, pilot)
         screen = await instance_screen(app, pilot, "fixed-supervisor")
         [finding] = app.session.findings_of("fixed-supervisor")
-        assert finding.turn == 3
+        assert finding.turn == 4  # the header's "turn 4 of N": index 3
         await pilot.press("end", "N")
         await pilot.pause()
         assert screen.turn == 3
@@ -247,7 +247,7 @@ async def test_selecting_a_finding_jumps_to_its_turn(fixed_store: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         [finding] = app.session.findings_of("legacy-supervisor")
-        assert finding.kind == "misrouted_notification" and finding.turn == 3
+        assert finding.kind == "misrouted_notification" and finding.turn == 4
         assert screen.turn == 3
 
 

@@ -41,7 +41,7 @@ def use_like_a_cell(pm: Postmortem, findings: int = 17) -> None:
     assert len(found) == findings and found[0].severity == "error"
     first = next(f for f in found if f.turn is not None)
     turn = pm.steps(first.instance).next_finding()
-    assert turn.index == first.turn and first in turn.findings()
+    assert turn.index == first.turn_index and first in turn.findings()
     for shown in (pm, pm.instance("legacy-loop"), turn, found):
         bundle = shown._repr_mimebundle_()
         assert bundle["text/plain"] and bundle["text/html"]

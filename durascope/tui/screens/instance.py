@@ -155,7 +155,7 @@ class InstanceScreen(Screen[None]):
         self.timeline = timeline
         self.generation = snapshot.generation
         self.stepper = (
-            Stepper(timeline, [f.turn for f in findings if f.turn is not None])
+            Stepper(timeline, [f.turn_index for f in findings if f.turn_index is not None])
             if len(timeline)
             else None
         )
@@ -196,7 +196,9 @@ class InstanceScreen(Screen[None]):
         self.query_one(StepperHeader).show(
             inst.instance_id, inst.orchestration_name, view.turn, view.total, self.follow
         )
-        here = [f for f in snapshot.findings_of(self.instance_id) if f.turn == view.turn.index]
+        here = [
+            f for f in snapshot.findings_of(self.instance_id) if f.turn_index == view.turn.index
+        ]
         self.query_one(TurnPanel).show(view.turn, here)
         self.query_one(StatePanel).show(view.state)
         self.query_one(ChildrenList).show(view.state.children, snapshot.model)
@@ -268,7 +270,7 @@ class InstanceScreen(Screen[None]):
     def action_first_finding(self) -> None:
         """This instance's most severe finding at its turn; else the store's first finding."""
         findings = self.durascope.session.findings_of(self.instance_id)
-        turns = [f.turn for f in findings if f.turn is not None]
+        turns = [f.turn_index for f in findings if f.turn_index is not None]
         if turns and self.stepper is not None:
             self._go(turns[0])
         else:

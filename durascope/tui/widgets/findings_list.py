@@ -21,7 +21,7 @@ def finding_prompt(f: Finding) -> Text:
     text.append(f"{f.kind}")
     where = f" exec {f.execution}" if f.execution is not None else ""
     if f.turn is not None:
-        where += f" turn {f.turn + 1}"
+        where += f" turn {f.turn}"
     text.append(where, style="dim")
     text.append(f"\n  {safe_text(f.message, 200)}")
     if f.evidence == "inferred":
@@ -58,7 +58,7 @@ class FindingsList(OptionList):
         options: list[Option] = []
         for i, f in enumerate(findings):
             key = f"finding-{i}"
-            self._targets[key] = f.turn
+            self._targets[key] = f.turn_index
             options.append(Option(finding_prompt(f), id=key))
             for j, ref in enumerate(f.related):
                 ref_key = f"ref-{i}-{j}"
