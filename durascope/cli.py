@@ -240,9 +240,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         code = load_user_code(args.module)
         try:
             result = reexecute(model, args.instance, code)
+            report = what_if(model, args.instance, code) if args.what_if else None
         except UnregisteredOrchestration as exc:  # a wrong --module, not a divergence
             raise CommandError(exc.explain(args.module)) from None
-        report = what_if(model, args.instance, code) if args.what_if else None
         _say_opened(model)
         out = sys.stdout
         if result.divergence is None:

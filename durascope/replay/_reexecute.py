@@ -207,7 +207,7 @@ class UnregisteredOrchestration(SourceError):
         return text
 
 
-def _check_registered(instance: Instance, code: OrchestrationResolver) -> None:
+def check_registered(instance: Instance, code: OrchestrationResolver) -> None:
     """Raise :class:`UnregisteredOrchestration` unless ``code`` has every execution's code."""
     for execution in instance.executions:
         started = execution.started
@@ -403,7 +403,7 @@ def reexecute(model: Model, instance_id: str, code: OrchestrationResolver) -> Re
     """
     instance = model.instance(instance_id)
     refuse_redacted(model)
-    _check_registered(instance, code)
+    check_registered(instance, code)
     timeline = Timeline.of(instance)
     inferred = recorded_policy(model, _neighbourhood(model, instance))
     policy = inferred.policy

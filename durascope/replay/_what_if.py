@@ -37,7 +37,12 @@ from durascope.history import (
 )
 from durascope.replay._bundle import select_tree
 from durascope.replay._model import Model
-from durascope.replay._reexecute import RecordedPolicy, recorded_policy, refuse_redacted
+from durascope.replay._reexecute import (
+    RecordedPolicy,
+    check_registered,
+    recorded_policy,
+    refuse_redacted,
+)
 from durascope.replay._state import fold
 from durascope.runtime import (
     AUTO_SUFFIX,
@@ -298,12 +303,16 @@ def what_if(
     Raises:
         SourceError: No such instance, or the input is a redacted bundle (its
             recorded inputs are placeholders).
+        UnregisteredOrchestration: ``code`` lacks an orchestration some instance of
+            the involved trees runs.
     """
     model.instance(instance_id)
     refuse_redacted(model)
     roots = involved_roots(model, instance_id)
     inputs = _collect_inputs(model, roots)
     involved = [i for root in roots for i in select_tree(model, root)]
+    for iid in involved:  # a child the code lacks would fail alike under both policies
+        check_registered(model.instances[iid], code)
     policy = recorded_policy(model, involved)
     results: dict[str, dict[str, PolicyOutcome]] = {}
     for name in POLICIES:

@@ -287,3 +287,23 @@ async def test_what_if_works_inside_a_running_event_loop(
     report = what_if(fixture_model, "legacy-loop", scenario_code)
     assert report.outcomes["legacy-loop"]["legacy"].status == "Running"
     assert report.outcomes["legacy-loop"]["fixed"].status == "Completed"
+
+
+def test_what_if_refuses_code_that_lacks_a_child_of_the_tree(
+    can_stores: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The parent re-executes (it is registered); its children would fail alike under
+    # both policies and the diff would wrongly say upgrading changes nothing.
+    without_child = CAN_CHILDREN_CODE.replace('@rt.register_orchestration("Child")\n', "")
+    (tmp_path / "parent_only.py").write_text(textwrap.dedent(without_child))
+    args = ["replay", str(can_stores["pre_fix_shape"]), "--instance", "can-job"]
+    args += ["--module", str(tmp_path / "parent_only.py")]
+    assert main(args) == 0  # re-execution alone needs only the parent's code
+    capsys.readouterr()
+    assert main([*args, "--what-if"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("durascope: error: can-job::sub::")
+    assert "runs orchestration 'Child', which " in captured.err
+    assert "parent_only.py does not register (its orchestrations: CanParent)" in captured.err
+    assert captured.err.count("\n") == 1
