@@ -63,3 +63,14 @@ def test_cli_help_works_without_loading_ui_libraries() -> None:
         check=True,
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_python_dash_m_durascope_is_the_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "durascope", "diagnose", "/nonexistent/store.db"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("durascope: error: ") and proc.stderr.count("\n") == 1
