@@ -239,6 +239,10 @@ def bundle_to_model(bundle: Bundle, path: str) -> Model:
     """The view model a bundle describes."""
     instances: dict[str, Instance] = {}
     for b in bundle.instances:
+        if (first := instances.get(b.instance_id)) is not None:
+            # As with executions: a store holds an instance once; the first copy is kept.
+            first.repeated_copies += 1
+            continue
         executions: list[Execution] = []
         seen: set[int] = set()
         repeated: list[int] = []

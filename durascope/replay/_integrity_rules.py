@@ -73,6 +73,20 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
             evidence=evidence,
             turn=None,
         )
+    if inst.repeated_copies:
+        yield make_finding(
+            ctx,
+            kind="malformed_history",
+            severity="error",
+            instance=inst.instance_id,
+            execution=None,
+            message=(
+                f"the instance appears {inst.repeated_copies + 1} times; the first copy is "
+                "used and the others are ignored"
+            ),
+            evidence=evidence,
+            turn=None,
+        )
     for execution_id, extra in sorted(Counter(inst.repeated_executions).items()):
         yield make_finding(
             ctx,

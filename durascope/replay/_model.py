@@ -143,6 +143,8 @@ class Instance:
     """The current execution id the data stated, when it named no execution; else None."""
     repeated_executions: tuple[int, ...] = ()
     """Execution ids the input held more than once, once per extra copy (which was ignored)."""
+    repeated_copies: int = 0
+    """How many more copies of this instance the input held (ignored: the first is used)."""
 
     def __post_init__(self) -> None:
         current = current_of(self.executions, self.current_execution_id)

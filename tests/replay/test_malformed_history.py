@@ -258,6 +258,29 @@ def test_an_execution_held_twice_is_reported_and_its_copy_ignored(
     )
 
 
+def test_an_instance_held_twice_is_reported_and_its_copy_ignored(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def repeat(doc: Document) -> None:
+        index, inst = next(
+            (n, i) for n, i in enumerate(doc["instances"]) if i["instance_id"] == TREE
+        )
+        copy = json.loads(json.dumps(inst))
+        copy["status"] = "Failed"  # a later copy that says otherwise is not what is shown
+        doc["instances"].insert(index + 1, copy)
+
+    path = write(tmp_path, tree_bundle, repeat)
+    model = open_model(path)
+    assert model.instance(TREE).status != "Failed"
+    findings = diagnose(model)
+    model.close()
+    (finding,) = findings
+    assert (finding.kind, finding.instance, finding.execution) == ("malformed_history", TREE, None)
+    assert finding.message == (
+        "the instance appears 2 times; the first copy is used and the others are ignored"
+    )
+
+
 def test_events_naming_another_execution_are_reported_and_not_a_collision(
     tree_bundle: Document, tmp_path: Path
 ) -> None:
