@@ -50,12 +50,14 @@ def event_damage(instance_id: str, execution: Execution) -> EventDamage | None:
     counted here.
     """
     events = execution.events
+    execution_id = execution.execution_id
     foreign = tuple(
         e
         for e in events
-        # An envelope field the data left out says nothing; only a stated one can disagree.
-        if ("instance_id" in e.model_fields_set and e.instance_id != instance_id)
-        or ("execution_id" in e.model_fields_set and e.execution_id != execution.execution_id)
+        # The cheap comparison first: this runs over every event of every store.  An
+        # envelope field the data left out says nothing; only a stated one can disagree.
+        if (e.instance_id != instance_id and "instance_id" in e.model_fields_set)
+        or (e.execution_id != execution_id and "execution_id" in e.model_fields_set)
     )
     ids = [e.event_id for e in events]
     if ids == list(range(1, len(ids) + 1)):

@@ -87,7 +87,8 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
             evidence=evidence,
             turn=None,
         )
-    for execution_id, extra in sorted(Counter(inst.repeated_executions).items()):
+    repeats = Counter(inst.repeated_executions) if inst.repeated_executions else {}
+    for execution_id, extra in sorted(repeats.items()):
         yield make_finding(
             ctx,
             kind="malformed_history",
@@ -103,7 +104,11 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
         )
     for ex in inst.executions:
         events = ex.events
-        if not any(isinstance(e, OrchestrationStarted) for e in events):
+        # This runs over every event of every store: the start is normally event 1.
+        unknown = [e for e in events if isinstance(e, UnknownEvent)]
+        if not (events and isinstance(events[0], OrchestrationStarted)) and not any(
+            isinstance(e, OrchestrationStarted) for e in events
+        ):
             yield make_finding(
                 ctx,
                 kind="malformed_history",
@@ -120,9 +125,7 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
         damage = ctx.damaged.get((inst.instance_id, ex.execution_id))
         if damage is not None:
             yield from _damage_findings(ctx, inst, ex.execution_id, len(events), damage)
-        for event in events:
-            if not isinstance(event, UnknownEvent):
-                continue
+        for event in unknown:
             if event.type == UNDECODABLE:
                 why = safe_text(getattr(event, "error", ""), 120)
                 message = f"event {event.event_id} does not decode ({why}); it is shown raw"
