@@ -13,6 +13,7 @@ from durascope.replay._bundle import (
     select_tree,
     write_bundle,
 )
+from durascope.replay._collector import collector_paused
 from durascope.replay._diagnostics import diagnose, inferred_because
 from durascope.replay._findings import (
     FINDINGS_ADAPTER,
@@ -95,6 +96,7 @@ __all__ = [
     "Bundle",
     "BUNDLE_SCHEMA_VERSION",
     "build_bundle",
+    "collector_paused",
     "write_bundle",
     "load_bundle",
     "select_tree",

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from durascope.replay import Finding, Instance, safe_text
+from durascope.replay import Finding, Instance, collector_paused, safe_text
 from durascope.tui.text import badges, status
 
 __all__ = ["InstanceTable", "matches"]
@@ -130,7 +130,17 @@ class InstanceTable(DataTable[Text]):
         findings: Mapping[str, list[Finding]] | None,
     ) -> None:
         """Show ``instances`` in order: update changed rows, add new ones, drop gone ones."""
+        # Each row is a few long-lived objects and a cursor-watcher call; the collector,
+        # triggered by the allocations, would rescan the growing table again and again
+        # (a quarter of the first screen on 10,000 instances, bench/bench_tui.py).
+        with collector_paused():
+            self._show(instances, findings)
 
+    def _show(
+        self,
+        instances: list[Instance],
+        findings: Mapping[str, list[Finding]] | None,
+    ) -> None:
         def of(inst: Instance) -> list[Finding] | None:
             return None if findings is None else findings.get(inst.instance_id, [])
 
