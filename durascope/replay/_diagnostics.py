@@ -31,6 +31,7 @@ from durascope.replay._diagnosis_context import (
 )
 from durascope.replay._findings import Finding, Ref
 from durascope.replay._integrity_rules import malformed_histories
+from durascope.replay._journal_checks import journal_flaw
 from durascope.replay._model import ChildLink, Execution, Instance, Model
 from durascope.replay._notification_rules import filtered_notifications, misrouted_notifications
 from durascope.replay._state import fold
@@ -390,8 +391,17 @@ def inferred_because(model: Model, finding: Finding) -> str | None:
     if not model.origin.has_turn_journal:
         return f"inferred from history: this {noun} has no turn journal"
     instance = model.instances.get(finding.instance)
-    if instance is not None and not instance.turns:
+    if instance is None:
+        return (
+            "inferred from history: the turn journal does not cover all of this instance's history"
+        )
+    if not instance.turns and not instance.undecodable_turns:
         return "inferred from history: the turn journal has no turns of this instance"
+    flaw = journal_flaw(instance)
+    if instance.undecodable_turns and (flaw is None or flaw.kind == "gap"):
+        return "inferred from history: a turn record of this instance does not decode"
+    if flaw is not None and flaw.kind != "gap":
+        return "inferred from history: this instance's turn records are repeated or misnumbered"
     return "inferred from history: the turn journal does not cover all of this instance's history"
 
 

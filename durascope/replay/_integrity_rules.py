@@ -21,6 +21,7 @@ from durascope.history import OrchestrationStarted, UnknownEvent
 from durascope.replay._diagnosis_context import DiagnosisContext, make_finding
 from durascope.replay._event_checks import EventDamage
 from durascope.replay._findings import Finding, Ref
+from durascope.replay._journal_checks import journal_flaw
 from durascope.replay._model import Instance
 from durascope.replay._text import safe_text
 
@@ -147,7 +148,7 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
 
 
 def _journal_gaps(ctx: DiagnosisContext, inst: Instance, *, explained: bool) -> Iterator[Finding]:
-    """A turn journal with records that do not decode, or that leaves history uncovered.
+    """A turn journal with records that do not decode, or that cannot stand for history.
 
     Either way history stays the authority and the timeline falls back to
     inferred turns; a warning says so, because the fall-back changes what every
@@ -169,18 +170,10 @@ def _journal_gaps(ctx: DiagnosisContext, inst: Instance, *, explained: bool) -> 
             f"turn record{'' if one else 's'} {_few([str(t) for t in undecodable])} "
             f"{'does' if one else 'do'} not decode, {outcome}"
         )
-    elif inferred and not explained:
-        covered = {(r.execution_id, i) for r in inst.turns for i in r.delta_event_ids}
-        left_out = [
-            f"execution {ex.execution_id} event {e.event_id}"
-            for ex in inst.executions
-            for e in ex.events
-            if (ex.execution_id, e.event_id) not in covered
-        ]
-        message = (
-            f"the captured turns leave out {_few(left_out)}, so this instance's turns were "
-            "inferred from history instead"
-        )
+    elif inferred and (flaw := journal_flaw(inst)) is not None:
+        if explained and flaw.kind == "gap":
+            return
+        message = f"{flaw.detail}, so this instance's turns were inferred from history instead"
     else:
         return
     yield make_finding(

@@ -49,6 +49,7 @@ from durascope.history import (
     TurnResult,
     WorkItem,
 )
+from durascope.replay._journal_checks import journal_flaw
 from durascope.replay._model import Execution, Instance
 from durascope.replay._state import ExecutionFold, ExecutionState
 from durascope.runtime import AUTO_SUFFIX, full_child_id
@@ -225,12 +226,9 @@ def _captured_turns(instance: Instance) -> tuple[Turn, ...] | None:
     records = instance.turns
     if not records:
         return None
+    if journal_flaw(instance) is not None:
+        return None  # a damaged or incomplete journal: history is the authority
     by_exec = {ex.execution_id: {e.event_id: e for e in ex.events} for ex in instance.executions}
-    covered: dict[int, set[int]] = {}
-    for r in records:
-        covered.setdefault(r.execution_id, set()).update(r.delta_event_ids)
-    if any(not events.keys() <= covered.get(ex, set()) for ex, events in by_exec.items()):
-        return None  # an incomplete journal: history is the authority
     # Sorted event ids per execution: how many events a turn leaves applied is then
     # a bisection, not a scan (which made long journals quadratic to open).
     event_ids: dict[int, list[int]] = {}

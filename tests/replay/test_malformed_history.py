@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from durascope.replay import Finding, build_bundle, diagnose, open_model
+from durascope.replay import Finding, Timeline, build_bundle, diagnose, open_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TREE = "healthy-loop"
@@ -385,7 +385,7 @@ def test_an_undecodable_turn_record_is_a_warning_naming_it(
     assert proc.returncode == 1 and "turn record 2 does not decode" in proc.stdout
     # The store has a journal: the note on inferred findings does not deny it.
     assert "no turn journal" not in proc.stdout
-    assert "(inferred from history: the turn journal does not cover all of this" in proc.stdout
+    assert "(inferred from history: a turn record of this instance does not decode)" in proc.stdout
 
 
 def test_a_journal_missing_a_turn_is_a_warning_naming_what_it_leaves_out(
@@ -398,3 +398,55 @@ def test_a_journal_missing_a_turn_is_a_warning_naming_what_it_leaves_out(
     assert finding.severity == "warning" and finding.evidence == "inferred"
     assert finding.message.startswith("the captured turns leave out execution 1 event ")
     assert finding.message.endswith(", so this instance's turns were inferred from history instead")
+
+
+def _turns_of(doc: Document) -> list[Document]:
+    inst = next(i for i in doc["instances"] if i["instance_id"] == TREE)
+    turns: list[Document] = inst["turns"]
+    return turns
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (
+            lambda turns: turns.append(json.loads(json.dumps(turns[0]))),
+            "execution 1 event 1, execution 1 event 2 are in the delta of more than one turn",
+        ),
+        (
+            lambda turns: [t.update(turn=t["turn"] + 5) for t in turns],
+            "not numbered 1..6 once each (1, 2, 3 and 2 more are missing, "
+            "7, 8, 9 and 2 more are outside 1..6)",
+        ),
+        (
+            lambda turns: turns[0].update(turn=0),
+            "not numbered 1..6 once each (1 is missing, 0 is outside 1..6)",
+        ),
+        (
+            lambda turns: turns.insert(0, turns.pop(1)),
+            "not numbered 1..6 once each (they are out of order)",
+        ),
+    ],
+    ids=["repeated", "renumbered", "turn-zero", "out-of-order"],
+)
+def test_repeated_or_misnumbered_turn_records_are_a_warning_and_turns_are_inferred(
+    tree_bundle: Document,
+    tmp_path: Path,
+    change: Callable[[list[Document]], object],
+    detail: str,
+) -> None:
+    assert [t["turn"] for t in _turns_of(tree_bundle)] == [1, 2, 3, 4, 5, 6]
+    path = write(tmp_path, tree_bundle, lambda doc: change(_turns_of(doc)))
+    (finding,) = [f for f in malformed(path) if f.instance == TREE]
+    assert (finding.severity, finding.evidence) == ("warning", "inferred")
+    assert detail in finding.message
+    assert finding.message.endswith("so this instance's turns were inferred from history instead")
+    model = open_model(path)
+    timeline = Timeline.of(model.instance(TREE))
+    model.close()
+    # The inferred turns are numbered as Finding.turn counts them, 1..n.
+    assert [t.number for t in timeline.turns] == list(range(1, len(timeline.turns) + 1))
+    proc = cli("diagnose", path, "--instance", TREE)
+    assert "(inferred from history: this instance's turn records are repeated or misnumbered)" in (
+        proc.stdout
+    )
