@@ -398,3 +398,19 @@ def test_a_journal_missing_a_turn_is_a_warning_naming_what_it_leaves_out(
     assert finding.severity == "warning" and finding.evidence == "inferred"
     assert finding.message.startswith("the captured turns leave out execution 1 event ")
     assert finding.message.endswith(", so this instance's turns were inferred from history instead")
+
+
+def test_a_huge_event_id_is_one_gap_not_a_list_of_every_id_below_it(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def huge_id(doc: Document) -> None:
+        events_of(doc, TREE)[-1]["event_id"] = 10**12
+
+    path = write(tmp_path, tree_bundle, huge_id)
+    proc = diagnose_cli(path)  # listing every missing id ran out of memory (exit 3)
+    assert proc.returncode == 1, proc.stderr
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert (finding["kind"], finding["instance"]) == ("malformed_history", TREE)
+    last = len(events_of(tree_bundle, TREE))
+    more = 10**12 - last - 3
+    assert f"({last}, {last + 1}, {last + 2} and {more} more are missing)" in finding["message"]
