@@ -7,10 +7,15 @@
   ``examples/run_my_orchestrations.py``), a duroxide store, a file that is not
   SQLite, an empty file, a directory, a symlink to a user's store, and a demo store
   into which the user has since started an instance of their own.
+- What the user's client queued counts too: a demo store whose queues hold a
+  start or an event the demo did not leave is kept, even one addressed to a demo
+  instance.  A store the demo did not finish (stamped, but without the record of
+  what it wrote) may name only ids the scenarios use, in any table or message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -24,7 +29,16 @@ from typing import Any
 import pytest
 
 from durascope.compat.duroxide import Client, Runtime, SqliteProvider
-from durascope.scenarios import create_demo_store
+from durascope.runtime import Client as StoreClient
+from durascope.runtime import SqliteStore
+from durascope.scenarios import (
+    SCENARIOS,
+    check_replaceable,
+    create_demo_store,
+    record_demo_instances,
+    run_scenarios,
+)
+from durascope.scenarios._demo_store import is_scenario_instance, read_contents
 from tests.reliability.hostile import check_clean, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,3 +212,126 @@ def test_without_dot_the_install_hint_is_printed_whole(
     line = next(x for x in stdout.splitlines() if x.startswith("durascope demo: no .svg graph"))
     assert line.endswith(f"{INSTALL_HINT})"), line
     assert "graph of legacy-loop" in stdout  # the .dot needs nothing installed
+
+
+QUICK = ["healthy-loop", "queued-orphan"]
+"""Two scenarios, one of which leaves an event queued (as the full demo does)."""
+
+
+def quick_demo_store(path: Path, *, finished: bool = True) -> Path:
+    """A store as ``durascope demo`` writes it, with fewer scenarios (fast)."""
+    create_demo_store(path)
+    asyncio.run(run_scenarios(path, QUICK))
+    if finished:
+        record_demo_instances(path)
+    return path
+
+
+def client_calls(path: Path, *calls: tuple[str, str, object]) -> None:
+    """The user's client, with no runtime running: what it sends stays queued."""
+
+    async def run() -> None:
+        store = await SqliteStore.open(path)
+        try:
+            client = StoreClient(store)
+            for kind, instance, arg in calls:
+                if kind == "start":
+                    await client.start_orchestration(instance, "UserOrder", arg)
+                else:
+                    await client.raise_event(instance, "payment", arg)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_finished_demo_store_with_its_own_queued_messages_is_replaceable(
+    tmp_path: Path,
+) -> None:
+    store = quick_demo_store(tmp_path / "durascope-demo.db")
+    db = sqlite3.connect(store)
+    (queued,) = db.execute("SELECT instance_id FROM orchestrator_queue").fetchall()
+    db.close()
+    assert queued == ("queued-ghost",)  # the demo leaves this one itself
+    check_replaceable(store)
+
+
+@pytest.mark.parametrize(
+    ("calls", "reason"),
+    [
+        (
+            [("start", "user-order-42", {"sku": 7}), ("event", "healthy-loop", "paid")],
+            "its queues hold 2 messages the demo did not write (for healthy-loop, user-order-42)",
+        ),
+        ([("start", "user-order-42", 1)], "its queues hold 1 message the demo did not write"),
+        # Addressed to a demo instance, but not written by the demo.
+        ([("event", "queued-ghost", "mine")], "its queues hold 1 message the demo did not write"),
+    ],
+)
+def test_a_demo_store_with_messages_the_user_queued_is_refused(
+    tmp_path: Path, calls: list[tuple[str, str, object]], reason: str
+) -> None:
+    store = quick_demo_store(tmp_path / "durascope-demo.db")
+    client_calls(store, *calls)
+    assert_refused(store, reason)
+
+
+def test_an_interrupted_demo_store_is_replaced_when_it_holds_only_scenario_ids(
+    tmp_path: Path,
+) -> None:
+    check_replaceable(quick_demo_store(tmp_path / "durascope-demo.db", finished=False))
+
+
+def run_own_order(store: Path) -> None:
+    provider = SqliteProvider.open(str(store))
+    runtime = Runtime(provider)
+
+    @runtime.register_orchestration("Mine")
+    def mine(ctx: Any, x: int) -> Iterator[Any]:
+        return (yield ctx.schedule_timer(1))
+
+    runtime.start()
+    try:
+        Client(provider).start_orchestration("my-own-order", "Mine", 1)
+        assert Client(provider).wait_for_orchestration("my-own-order", 30_000).status == "Completed"
+    finally:
+        runtime.shutdown()
+        provider.close()
+
+
+@pytest.mark.parametrize("scenarios_ran", [False, True])
+def test_an_interrupted_demo_store_the_user_ran_an_instance_in_is_refused(
+    tmp_path: Path, scenarios_ran: bool
+) -> None:
+    store = tmp_path / "durascope-demo.db"
+    if scenarios_ran:
+        quick_demo_store(store, finished=False)
+    else:
+        create_demo_store(store)  # stamped, then interrupted before any scenario
+    run_own_order(store)
+    assert_refused(store, "it holds 1 instance the demo did not start (my-own-order)")
+
+
+def test_an_interrupted_demo_store_with_a_start_the_user_queued_is_refused(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "durascope-demo.db"
+    create_demo_store(store)
+    client_calls(store, ("start", "user-order-42", 1))
+    assert_refused(store, "it holds 1 instance the demo did not start (user-order-42)")
+
+
+def test_the_scenarios_declare_every_instance_id_they_write() -> None:
+    """``Scenario.roots`` is what an interrupted demo's store is checked against."""
+    db = sqlite3.connect(f"file:{SCENARIO_STORE}?immutable=1", uri=True)
+    try:
+        tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master")}
+        contents = read_contents(lambda sql: db.execute(sql).fetchall(), tables)
+    finally:
+        db.close()
+    named = contents.instances.union(contents.locked, *contents.addressees.values())
+    assert named and contents.queued
+    assert sorted(i for i in named if not is_scenario_instance(i)) == []
+    roots = [r for s in SCENARIOS for r in s.roots]
+    assert len(roots) == len(set(roots))
+    assert not [r for r in roots if not any(i == r or i.startswith(f"{r}::") for i in named)]

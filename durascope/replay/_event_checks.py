@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from durascope.history import Event, OrchestrationStarted
 from durascope.replay._model import Execution
 
+MISSING_KEPT = 10
+"""How many missing ids :class:`EventDamage` keeps (a message names a few and counts the rest)."""
+
 
 @dataclass(frozen=True)
 class EventDamage:
@@ -26,7 +29,9 @@ class EventDamage:
         foreign: Events whose envelope names another instance or execution.
         repeated: ``(event_id, count)`` of ids held by more than one event.
         invalid: Ids below 1.
-        missing: Ids between 1 and the highest id that no event has.
+        missing: The first few (:data:`MISSING_KEPT`) ids between 1 and the
+            highest id that no event has.
+        missing_count: How many such ids there are in all.
         out_of_order: The ids are ``1..n`` once each, but not in that order.
     """
 
@@ -34,12 +39,13 @@ class EventDamage:
     repeated: tuple[tuple[int, int], ...] = ()
     invalid: tuple[int, ...] = ()
     missing: tuple[int, ...] = ()
+    missing_count: int = 0
     out_of_order: bool = False
 
     @property
     def bad_ids(self) -> bool:
         """Whether the event ids are not ``1..n`` in order, once each."""
-        return bool(self.repeated or self.invalid or self.missing or self.out_of_order)
+        return bool(self.repeated or self.invalid or self.missing_count or self.out_of_order)
 
 
 def event_damage(instance_id: str, execution: Execution) -> EventDamage | None:
@@ -65,14 +71,34 @@ def event_damage(instance_id: str, execution: Execution) -> EventDamage | None:
     seen = Counter(ids)
     repeated = tuple(sorted((i, n) for i, n in seen.items() if n > 1))
     invalid = tuple(sorted(i for i in seen if i < 1))
-    missing = tuple(i for i in range(1, max(ids, default=0) + 1) if i not in seen)
+    missing, missing_count = _missing(seen)
     if missing[:1] == (1,) and not any(isinstance(e, OrchestrationStarted) for e in events):
-        missing = missing[1:]
+        missing, missing_count = missing[1:], missing_count - 1
     damage = EventDamage(
         foreign=foreign,
         repeated=repeated,
         invalid=invalid,
         missing=missing,
-        out_of_order=not (repeated or invalid or missing) and ids != sorted(ids),
+        missing_count=missing_count,
+        out_of_order=not (repeated or invalid or missing_count) and ids != sorted(ids),
     )
     return damage if damage.foreign or damage.bad_ids else None
+
+
+def _missing(seen: Counter[int]) -> tuple[tuple[int, ...], int]:
+    """The first few ids in ``1..max`` that ``seen`` lacks, and how many it lacks.
+
+    Walks the gaps between the distinct ids, not every integer up to the highest:
+    one event id of ``10**12`` is a single gap, not a trillion ids to list.
+    """
+    kept: list[int] = []
+    count = 0
+    previous = 0
+    for i in sorted(i for i in seen if i >= 1):
+        gap = i - previous - 1
+        if gap > 0:
+            count += gap
+            room = MISSING_KEPT - len(kept)
+            kept.extend(range(previous + 1, previous + 1 + min(gap, room)))
+        previous = i
+    return tuple(kept), count

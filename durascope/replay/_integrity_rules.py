@@ -225,9 +225,10 @@ def _damage_findings(
     if damage.invalid:
         verb = "is not a valid id" if len(damage.invalid) == 1 else "are not valid ids"
         parts.append(f"{_few([str(i) for i in damage.invalid])} {verb}")
-    if damage.missing:
-        verb = "is" if len(damage.missing) == 1 else "are"
-        parts.append(f"{_few([str(i) for i in damage.missing])} {verb} missing")
+    if damage.missing_count:
+        verb = "is" if damage.missing_count == 1 else "are"
+        few = _few([str(i) for i in damage.missing], total=damage.missing_count)
+        parts.append(f"{few} {verb} missing")
     if damage.out_of_order:
         parts.append("they are out of order")
     first = damage.repeated[0][0] if damage.repeated else next(iter(damage.invalid), None)
@@ -247,10 +248,14 @@ def _damage_findings(
     )
 
 
-def _few(items: list[str], shown: int = 3) -> str:
-    """``a, b, c and 4 more``: a list that stays one short line."""
+def _few(items: list[str], shown: int = 3, total: int | None = None) -> str:
+    """``a, b, c and 4 more``: a list that stays one short line.
+
+    ``total`` counts the items when ``items`` holds only the first of them.
+    """
     head = ", ".join(items[:shown])
-    return head if len(items) <= shown else f"{head} and {len(items) - shown} more"
+    total = len(items) if total is None else total
+    return head if total <= shown else f"{head} and {total - shown} more"
 
 
 def _parent_cycles(ctx: DiagnosisContext) -> Iterator[Finding]:

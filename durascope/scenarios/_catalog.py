@@ -25,6 +25,11 @@ class Scenario:
         summary: One sentence for the demo's output.
         register: Registers the scenario's orchestrations and activities.
         drive: Starts instances and sends them events.
+        roots: Every instance id the scenario names other than ``{root}::...``
+            children: what its client calls start, raise to or cancel, and the
+            explicit child ids of its code.  ``durascope demo`` trusts a store it
+            did not finish only with these ids (a test runs the scenarios and
+            checks they name no other).
         code_change: Registers replacement code after a restart, if the scenario
             simulates a deployment (the nondeterminism scenario).
         after_change: Client calls made once the changed code runs.
@@ -37,6 +42,7 @@ class Scenario:
     summary: str
     register: Callable[[Runtime], None]
     drive: Driver
+    roots: tuple[str, ...]
     code_change: Callable[[Runtime], None] | None = None
     after_change: Driver | None = None
     after_shutdown: Driver | None = None
@@ -261,6 +267,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a parent that continues-as-new with a child per execution completes (fixed ids)",
         _can_parent,
         _bind(_drive_can_parent, "healthy"),
+        roots=("healthy-loop",),
     ),
     Scenario(
         "legacy-loop",
@@ -268,6 +275,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the same parent under the legacy policy reuses its child id and hangs",
         _can_parent,
         _bind(_drive_can_parent, "legacy"),
+        roots=("legacy-loop",),
     ),
     Scenario(
         "fixed-outliving-child",
@@ -275,6 +283,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a child outlives execution 1: its completion is filtered, execution 2 completes",
         _outliving,
         _bind(_drive_outliving, "fixed"),
+        roots=("fixed-supervisor",),
     ),
     Scenario(
         "legacy-outliving-child",
@@ -282,6 +291,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the same under legacy: the completion lands on execution 2 and fails it",
         _outliving,
         _bind(_drive_outliving, "legacy"),
+        roots=("legacy-supervisor",),
     ),
     Scenario(
         "fanout-failing-child",
@@ -289,6 +299,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a fan-out of three children where one fails",
         _fanout,
         _bind(_drive_fanout, "fanout"),
+        roots=("fanout-checkout",),
     ),
     Scenario(
         "cancelled-tree",
@@ -296,6 +307,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a parent cancelled while its children wait; the cancellation cascades",
         _cancel,
         _bind(_drive_cancel, "cancel"),
+        roots=("cancel-pipeline",),
     ),
     Scenario(
         "nondeterministic-change",
@@ -303,6 +315,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "code changed under a waiting instance: replay diverges after the restart",
         _approval_v1,
         _bind(_drive_approval, "deploy"),
+        roots=("deploy-approval",),
         code_change=_approval_v2,
         after_change=_bind(_after_approval, "deploy"),
     ),
@@ -312,6 +325,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "two parents use the same explicit child id: the second fails fast",
         _collision,
         _bind(_drive_collision, "fixed-collision"),
+        roots=(
+            "fixed-collision-report-mon",
+            "fixed-collision-report-tue",
+            "fixed-collision-report-builder",
+        ),
     ),
     Scenario(
         "legacy-explicit-id-collision",
@@ -319,6 +337,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the same under legacy: the second parent hangs",
         _collision,
         _bind(_drive_collision, "legacy-collision"),
+        roots=(
+            "legacy-collision-report-mon",
+            "legacy-collision-report-tue",
+            "legacy-collision-report-builder",
+        ),
     ),
     Scenario(
         "orphan-message",
@@ -326,6 +349,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a cancel for an instance that does not exist is discarded without blocking the queue",
         _common,
         _bind(_drive_orphan, "orphan"),
+        roots=("orphan-does-not-exist", "orphan-after-orphan"),
     ),
     Scenario(
         "early-event",
@@ -333,6 +357,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "an approval raised before the orchestration waits for it is never delivered",
         _early_event,
         _bind(_drive_early_event, "early"),
+        roots=("early-window",),
     ),
     Scenario(
         "redelivered-completion",
@@ -340,6 +365,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "an activity's failure report delivered twice: the second is recognised and ignored",
         _redelivery,
         _bind(_drive_redelivery, "redelivery"),
+        roots=("redelivery-books",),
     ),
     Scenario(
         "final-turn-child",
@@ -347,6 +373,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a child scheduled in the turn that ends its parent is never started",
         _final_turn,
         _bind(_drive_final_turn, "final"),
+        roots=("final-dispatch",),
     ),
     Scenario(
         "legacy-misrouted-relay",
@@ -354,6 +381,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a stale child's completion resolves another child's schedule in the next execution",
         _relay,
         _bind(_drive_relay, "legacy"),
+        roots=("legacy-relay", "legacy-relay-second"),
     ),
     Scenario(
         "legacy-lost-completion",
@@ -361,6 +389,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a child's completion addressed to the parent's old execution is dropped: it hangs",
         _lost_completion,
         _bind(_drive_lost_completion, "legacy"),
+        roots=("legacy-shipper",),
     ),
     Scenario(
         "queued-orphan",
@@ -368,6 +397,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "an event for an instance that does not exist, raised while no runtime runs, stays queued",
         _common,
         _bind(_drive_orphan_noop, "queued"),
+        roots=("queued-ghost",),
         after_shutdown=_bind(_after_queued_orphan, "queued"),
     ),
 )

@@ -450,3 +450,19 @@ def test_repeated_or_misnumbered_turn_records_are_a_warning_and_turns_are_inferr
     assert "(inferred from history: this instance's turn records are repeated or misnumbered)" in (
         proc.stdout
     )
+
+
+def test_a_huge_event_id_is_one_gap_not_a_list_of_every_id_below_it(
+    tree_bundle: Document, tmp_path: Path
+) -> None:
+    def huge_id(doc: Document) -> None:
+        events_of(doc, TREE)[-1]["event_id"] = 10**12
+
+    path = write(tmp_path, tree_bundle, huge_id)
+    proc = diagnose_cli(path)  # listing every missing id ran out of memory (exit 3)
+    assert proc.returncode == 1, proc.stderr
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert (finding["kind"], finding["instance"]) == ("malformed_history", TREE)
+    last = len(events_of(tree_bundle, TREE))
+    more = 10**12 - last - 3
+    assert f"({last}, {last + 1}, {last + 2} and {more} more are missing)" in finding["message"]

@@ -6,7 +6,12 @@
   the committed data lives in the ``-wal``.
 - The file is written to a temporary name beside it and renamed into place: a
   failed write leaves an existing output as it was and no temporary file behind;
-  an existing output keeps its mode, and a symlinked output is written through.
+  an existing output keeps its mode and owner, and a symlinked output is written
+  through.
+- What a rename would replace or cut is written in place: a device stays a
+  device, a FIFO a FIFO, ``/dev/stdout`` gets the bundle, a hard-linked output
+  keeps its links.
+- A failure names the user's output path, never the temporary file.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import stat
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -221,3 +230,105 @@ def test_a_symlinked_output_is_written_through(store: Path, tmp_path: Path) -> N
     assert code == 0, stderr
     assert link.is_symlink() and load_bundle(elsewhere / "real.json").instances
     assert [p.name for p in elsewhere.iterdir()] == ["real.json"]
+
+
+def test_a_failure_names_the_output_not_the_temporary_file(store: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-directory.json").mkdir()
+    for out, reason in (
+        (tmp_path / "no-such-dir" / "x.json", "No such file or directory"),
+        (tmp_path / "a-directory.json", "Is a directory"),
+    ):
+        args = ["export", store, "-o", out]
+        code, stdout, stderr = run_cli([str(a) for a in args])
+        check_clean(args, code, stdout, stderr)
+        assert code == 2 and reason in stderr and f"'{out}'" in stderr, stderr
+        assert ".tmp" not in stderr and "->" not in stderr, stderr
+
+
+def test_dev_stdout_gets_the_whole_bundle(store: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "durascope", "export", str(store), "-o", "/dev/stdout"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"{") and b'"instances"' in proc.stdout
+    (store.parent / "piped.json").write_bytes(proc.stdout)
+    assert load_bundle(store.parent / "piped.json").instances
+
+
+def test_a_fifo_stays_a_fifo_and_gets_the_bundle(store: Path) -> None:
+    fifo = store.parent / "out.json"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, stderr = run_cli(["export", str(store), "-o", str(fifo)])
+    reader.join(timeout=60)
+    assert code == 0, stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert received and received[0].startswith(b"{") and b'"instances"' in received[0]
+    assert sorted(p.name for p in store.parent.iterdir()) == ["out.json", "s.db"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")
+@pytest.mark.parametrize("command", ["export", "render"])
+def test_a_null_device_stays_a_device(store: Path, command: str) -> None:
+    null = store.parent / "mynull"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    extra = ["--instance", "legacy-loop"] if command == "render" else []
+    out = null if command == "export" else store.parent / "graph.dot"
+    if command == "render":  # render picks its format from the suffix
+        out.symlink_to(null.name)
+    code, _, stderr = run_cli([command, str(store), *extra, "-o", str(out)])
+    assert code == 0, stderr
+    assert stat.S_ISCHR(os.lstat(null).st_mode) and os.lstat(null).st_rdev == os.makedev(1, 3)
+    assert sorted(p.name for p in store.parent.iterdir()) == sorted({"s.db", "mynull", out.name})
+
+
+def test_a_hard_linked_output_keeps_its_link(store: Path) -> None:
+    out = store.parent / "out.json"
+    out.write_text("the previous export, a much longer text than nothing\n" * 10_000)
+    os.link(out, store.parent / "other-name.json")
+    code, _, stderr = run_cli(["export", str(store), "-o", str(out)])
+    assert code == 0, stderr
+    assert os.path.samefile(out, store.parent / "other-name.json") and out.stat().st_nlink == 2
+    assert load_bundle(store.parent / "other-name.json").instances  # no tail of the old text
+    assert sorted(p.name for p in store.parent.iterdir()) == ["other-name.json", "out.json", "s.db"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another owner needs root")
+def test_a_replaced_output_keeps_its_owner(store: Path) -> None:
+    out = store.parent / "out.json"
+    out.write_text("old")
+    os.chown(out, 4321, 4322)
+    code, _, stderr = run_cli(["export", str(store), "-o", str(out)])
+    assert code == 0, stderr
+    assert (out.stat().st_uid, out.stat().st_gid) == (4321, 4322)
+    assert load_bundle(out).instances
+
+
+def test_an_output_whose_owner_cannot_be_kept_is_written_in_place(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = store.parent / "out.json"
+    out.write_text("old")
+    theirs = out.stat()
+
+    def foreign(fd: int) -> os.stat_result:  # the output belongs to someone else
+        mine = list(os.stat(fd))
+        mine[stat.ST_UID] = theirs.st_uid + 1
+        return os.stat_result(mine)
+
+    def refuse(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fstat", foreign)
+    monkeypatch.setattr(os, "fchown", refuse)
+    code, _, stderr = run_cli(["export", str(store), "-o", str(out)])
+    assert code == 0, stderr
+    assert out.stat().st_ino == theirs.st_ino  # the same file, so its owner is unchanged
+    assert load_bundle(out).instances
+    assert sorted(p.name for p in store.parent.iterdir()) == ["out.json", "s.db"]
