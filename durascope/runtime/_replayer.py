@@ -10,7 +10,6 @@ commits, the replayer only says what the code did.
 
 from __future__ import annotations
 
-import traceback
 import types
 from collections import deque
 from collections.abc import Callable, Generator
@@ -55,6 +54,7 @@ from durascope.runtime._tasks import (
     encode_payload,
     retry_attempts,
 )
+from durascope.runtime._user_code import exception_text, format_raised
 
 OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
 """A generator function ``(ctx, input) -> Generator[Task, Any, output]`` (or a plain one)."""
@@ -356,8 +356,10 @@ class Replayer(DropSink):
                 # duroxide-python treats a plain function's return value as the output.
                 self._main_done(output=encode_payload(made))
                 return
-        except _USER_CODE_ERRORS as exc:
-            self._main_done(failure=application_error("OrchestrationFailed", _format(exc)))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # whatever the code raises fails it
+            self._main_done(failure=application_error("OrchestrationFailed", format_raised(exc)))
             return
         self._coroutines.append(_Coroutine(made, None))
 
@@ -390,30 +392,37 @@ class Replayer(DropSink):
                 return
             try:
                 output = encode_payload(stop.value)
-            except _USER_CODE_ERRORS as exc:  # an output json.dumps refuses
-                self._fail(co, _format(exc), str(exc))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # an output json.dumps refuses
+                self._raised(co, exc)
                 return
             co.finished = True
             self._main_done(output=output)
             return
-        except _USER_CODE_ERRORS as exc:  # the user's code raised: the execution (or retry) fails
-            self._fail(co, _format(exc), str(exc))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the code raised: its execution (or retry) fails
+            self._raised(co, exc)
             return
         invalid = not_a_task(task)
         if invalid is not None:
             # duroxide fails the orchestration ("Invalid generator step result"), before
             # scheduling any part of what was yielded; it is no reason to retry the turn.
             co.gen.close()
-            self._fail(co, invalid, invalid)
+            self._fail(co, invalid)
             return
         co.awaiting = self._start(task)
 
-    def _fail(self, co: _Coroutine, failure: str, rejection: str) -> None:
+    def _raised(self, co: _Coroutine, exc: BaseException) -> None:
+        self._fail(co, format_raised(exc) if co.result is None else exception_text(exc))
+
+    def _fail(self, co: _Coroutine, message: str) -> None:
         co.finished = True
         if co.result is None:
-            self._main_done(failure=application_error("OrchestrationFailed", failure))
+            self._main_done(failure=application_error("OrchestrationFailed", message))
         else:
-            co.result.reject(rejection)
+            co.result.reject(message)
 
     def _main_done(self, *, output: str | None = None, failure: ErrorDetails | None = None) -> None:
         result = self._result
@@ -550,20 +559,6 @@ class Replayer(DropSink):
                 leaf.resolve(decode_payload(msgs.popleft()[1]))
             else:
                 self._queue_subs.setdefault(leaf.name, deque()).append(leaf)
-
-
-_USER_CODE_ERRORS = (Exception, SystemExit)
-"""What the user's orchestration code may raise that fails the orchestration.
-
-duroxide-python fails it for these, ``sys.exit()`` included ("Generator create
-failed: SystemExit"); a KeyboardInterrupt still stops the process."""
-
-
-def _format(exc: BaseException) -> str:
-    # duroxide-python records the formatted traceback as the failure message; the
-    # first frame is the replayer's own ``send`` call, which says nothing to the user.
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def is_composite(future: DurableFuture) -> bool:
