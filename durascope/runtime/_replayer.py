@@ -54,7 +54,7 @@ from durascope.runtime._tasks import (
     encode_payload,
     retry_attempts,
 )
-from durascope.runtime._user_code import exception_text, format_raised
+from durascope.runtime._user_code import close_quietly, exception_text, format_raised
 
 OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
 """A generator function ``(ctx, input) -> Generator[Task, Any, output]`` (or a plain one)."""
@@ -217,6 +217,7 @@ class Replayer(DropSink):
         self._queue_subs: dict[str, deque[LeafFuture]] = {}
         self._queue_msgs: dict[str, deque[tuple[int, str]]] = {}
         self._coroutines: list[_Coroutine] = []
+        self._generators: list[Generator[Any, Any, Any]] = []
         self._tokens = 0
         self._result = ReplayResult(custom_status=initial_custom_status)
         self.custom_status = initial_custom_status
@@ -344,9 +345,11 @@ class Replayer(DropSink):
         result.open_subscriptions.sort(key=lambda f: f.schedule_id or 0)
         msgs = [(eid, name, data) for name, q in self._queue_msgs.items() for eid, data in q]
         result.unconsumed_queue = [(name, data) for _, name, data in sorted(msgs)]
-        for co in self._coroutines:
-            if not co.finished:
-                co.gen.close()
+        # Closing runs the code's finally blocks and GeneratorExit handlers (duroxide-python
+        # runs them too, when it drops the generator); the result is complete by now, so
+        # nothing they do (set a status, yield, raise) reaches it.
+        for gen in self._generators:
+            close_quietly(gen)
         return result
 
     def _start_main(self) -> None:
@@ -361,6 +364,7 @@ class Replayer(DropSink):
         except BaseException as exc:  # whatever the code raises fails it
             self._main_done(failure=application_error("OrchestrationFailed", format_raised(exc)))
             return
+        self._generators.append(made)
         self._coroutines.append(_Coroutine(made, None))
 
     def _poll(self) -> None:
@@ -409,7 +413,7 @@ class Replayer(DropSink):
         if invalid is not None:
             # duroxide fails the orchestration ("Invalid generator step result"), before
             # scheduling any part of what was yielded; it is no reason to retry the turn.
-            co.gen.close()
+            # The generator stays suspended until the turn ends (see _finish).
             self._fail(co, invalid)
             return
         co.awaiting = self._start(task)
@@ -462,6 +466,7 @@ class Replayer(DropSink):
         future = _CoroutineFuture()
         co = _Coroutine(retry_attempts(task), future)
         future.coroutine = co
+        self._generators.append(co.gen)
         self._coroutines.append(co)
         self._step(co)
         return future

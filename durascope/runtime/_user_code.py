@@ -9,7 +9,12 @@ exception goes through the helpers here, which cannot fail.
 
 from __future__ import annotations
 
+import logging
 import traceback
+from collections.abc import Generator
+from typing import Any
+
+_log = logging.getLogger("durascope.orchestration")
 
 UNFORMATTABLE = "<exception str() failed>"
 """What Python's traceback module, and so duroxide-python, shows for such an exception."""
@@ -37,3 +42,19 @@ def exception_text(exc: BaseException) -> str:
         raise
     except BaseException:
         return UNFORMATTABLE
+
+
+def close_quietly(gen: Generator[Any, Any, Any]) -> None:
+    """Close the code's generator, whatever its finally blocks do.
+
+    A finally block that yields (Python raises "generator ignored GeneratorExit"),
+    raises, or an ``except GeneratorExit`` that keeps going, cannot change a turn
+    whose outcome is decided: duroxide-python drops the generator and Python reports
+    such errors as unraisable; here they are logged at debug level and dropped.
+    """
+    try:
+        gen.close()
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        _log.debug("closing an orchestration generator raised", exc_info=True)

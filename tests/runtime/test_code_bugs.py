@@ -8,13 +8,33 @@ runtime abandon the batch until it is poisoned, and ``durascope replay`` exit 3.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from durascope.history import application_error
-from durascope.runtime import TurnOutcome, process_turn
+from durascope.runtime import Simulation, TurnOutcome, process_turn
 from tests.runtime.test_engine import code, completed, scheduled_a, start_item, started, turn
+
+# A generator that catches GeneratorExit and yields again cannot be closed: Python reports
+# it when it collects it ("Exception ignored in"), as it does under duroxide.  Collecting
+# after each test keeps those reports in this module, where they are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(autouse=True)
+def collect_refusing_generators() -> Iterator[None]:
+    yield
+    gc.collect()
+
+
+NOT_A_TASK = (
+    "an orchestration yielded int, which is not a task "
+    "(yield what ctx.schedule_*/wait_for_event/all/race return)"
+)
 
 
 def first_turn(fn: Any) -> TurnOutcome:
@@ -124,3 +144,93 @@ def test_a_keyboard_interrupt_still_stops_the_process() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         first_turn(orchestration)
+
+
+# ─── Finally blocks: closing the generator never escapes ─────────
+
+
+def finally_yields(step: Any) -> Any:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        try:
+            yield step(ctx)
+        finally:
+            yield ctx.schedule_activity("A", "cleanup")
+
+    return orchestration
+
+
+def finally_raises(step: Any) -> Any:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        try:
+            yield step(ctx)
+        finally:
+            raise ValueError("in finally")
+
+    return orchestration
+
+
+def catches_generator_exit(step: Any) -> Any:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        while True:
+            with contextlib.suppress(GeneratorExit):
+                yield step(ctx)
+
+    return orchestration
+
+
+def finally_sets_a_status(step: Any) -> Any:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        try:
+            yield step(ctx)
+        finally:
+            ctx.set_custom_status("cleanup")
+
+    return orchestration
+
+
+@pytest.mark.parametrize(
+    "make", [finally_yields, finally_raises, catches_generator_exit, finally_sets_a_status]
+)
+@pytest.mark.parametrize(("step", "expected"), [(lambda ctx: 5, NOT_A_TASK)])
+def test_a_refused_yield_fails_whatever_the_finally_blocks_do(
+    make: Any, step: Any, expected: str
+) -> None:
+    """Closing the generator there raised out of the turn (duroxide does not close it)."""
+    out = first_turn(make(step))
+    assert_failed_at_once(out, expected)
+    assert not out.custom_status_changed
+
+
+def _waits_in_try_finally_yield(ctx: Any, x: Any) -> Any:
+    try:
+        result = yield ctx.schedule_activity("A", x)
+    finally:
+        ctx.set_custom_status("in finally")
+        yield ctx.schedule_activity("B", "cleanup")
+    return result
+
+
+def _waits_catching_generator_exit(ctx: Any, x: Any) -> Any:
+    while True:
+        try:
+            return (yield ctx.schedule_activity("A", x))
+        except GeneratorExit:
+            pass
+
+
+@pytest.mark.parametrize("fn", [_waits_in_try_finally_yield, _waits_catching_generator_exit])
+async def test_code_waiting_in_a_try_block_that_yields_on_close_runs_to_the_end(fn: Any) -> None:
+    """Every turn that ends while the code waits closes its generator (duroxide drops it).
+
+    A finally block that yields made that close raise out of the turn, so such an
+    orchestration (valid on duroxide) was abandoned until poisoned.
+    """
+    out = first_turn(fn)
+    assert out.result == "continue" and out.abandon_delay_ms is None
+    assert [e.type for e in out.delta] == ["OrchestrationStarted", "ActivityScheduled"]
+    assert not out.custom_status_changed  # the status set while closing is not recorded
+
+    sim = Simulation(code(fn))
+    sim.start("f", "O", 7)
+    await sim.run()
+    assert (sim.instances["f"].status, sim.instances["f"].output) == ("Completed", "7")
