@@ -30,8 +30,8 @@ from durascope.runtime._actions import (
     Action,
     PendingAction,
     action_matches,
+    check_step,
     leaf_for,
-    not_a_task,
     schedule_event,
 )
 from durascope.runtime._context import OrchestrationContext
@@ -409,14 +409,20 @@ class Replayer(DropSink):
         except BaseException as exc:  # the code raised: its execution (or retry) fails
             self._raised(co, exc)
             return
-        invalid = not_a_task(task)
-        if invalid is not None:
+        try:
+            checked = check_step(task)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a user type's __class__ or __name__ raised
+            self._raised(co, exc)
+            return
+        if isinstance(checked, str):
             # duroxide fails the orchestration ("Invalid generator step result"), before
             # scheduling any part of what was yielded; it is no reason to retry the turn.
             # The generator stays suspended until the turn ends (see _finish).
-            self._fail(co, invalid)
+            self._fail(co, checked)
             return
-        co.awaiting = self._start(task)
+        co.awaiting = self._start(checked)
 
     def _raised(self, co: _Coroutine, exc: BaseException) -> None:
         self._fail(co, format_raised(exc) if co.result is None else exception_text(exc))

@@ -9,6 +9,7 @@ runtime abandon the batch until it is poisoned, and ``durascope replay`` exit 3.
 from __future__ import annotations
 
 import contextlib
+import enum
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,7 @@ def collect_refusing_generators() -> Iterator[None]:
     gc.collect()
 
 
+INVALID = "Invalid generator step result: "
 NOT_A_TASK = (
     "an orchestration yielded int, which is not a task "
     "(yield what ctx.schedule_*/wait_for_event/all/race return)"
@@ -191,7 +193,16 @@ def finally_sets_a_status(step: Any) -> Any:
 @pytest.mark.parametrize(
     "make", [finally_yields, finally_raises, catches_generator_exit, finally_sets_a_status]
 )
-@pytest.mark.parametrize(("step", "expected"), [(lambda ctx: 5, NOT_A_TASK)])
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (lambda ctx: 5, NOT_A_TASK),
+        (
+            lambda ctx: ctx.schedule_activity(123, "a"),
+            f"{INVALID}invalid type: integer `123`, expected a string",
+        ),
+    ],
+)
 def test_a_refused_yield_fails_whatever_the_finally_blocks_do(
     make: Any, step: Any, expected: str
 ) -> None:
@@ -234,3 +245,185 @@ async def test_code_waiting_in_a_try_block_that_yields_on_close_runs_to_the_end(
     sim.start("f", "O", 7)
     await sim.run()
     assert (sim.instances["f"].status, sim.instances["f"].output) == ("Completed", "7")
+
+
+# ─── Tasks built from arguments of the wrong type ─────────────────
+
+
+class Millis(enum.IntEnum):
+    FIVE = 5
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            lambda ctx: ctx.schedule_activity(123, "a"),
+            "invalid type: integer `123`, expected a string",
+        ),
+        (lambda ctx: ctx.schedule_activity(None, "a"), "invalid type: null, expected a string"),
+        (
+            lambda ctx: ctx.schedule_activity(1.5),
+            "invalid type: floating point `1.5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_activity(True),
+            "invalid type: boolean `true`, expected a string",
+        ),
+        (lambda ctx: ctx.schedule_activity([1]), "invalid type: sequence, expected a string"),
+        (lambda ctx: ctx.schedule_activity({"a": 1}), "invalid type: map, expected a string"),
+        (
+            lambda ctx: ctx.schedule_activity(object()),
+            "Object of type object is not JSON serializable",
+        ),
+        (
+            lambda ctx: ctx.schedule_activity("A", 1, session_id=5),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_activity("A", 1).with_tag(5),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_activity_with_retry(123, 1, {"max_attempts": "x"}),
+            "invalid type: integer `123`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_activity_with_retry("A", 1, {"max_attempts": "x"}),
+            'invalid type: string "x", expected u32',
+        ),
+        (lambda ctx: ctx.schedule_timer("5"), 'invalid type: string "5", expected u64'),
+        (lambda ctx: ctx.schedule_timer(1.5), "invalid type: floating point `1.5`, expected u64"),
+        (lambda ctx: ctx.schedule_timer(5.0), "invalid type: floating point `5.0`, expected u64"),
+        (lambda ctx: ctx.schedule_timer(-1), "invalid value: integer `-1`, expected u64"),
+        (lambda ctx: ctx.schedule_timer(True), "invalid type: boolean `true`, expected u64"),
+        (lambda ctx: ctx.schedule_timer(None), "invalid type: null, expected u64"),
+        (
+            lambda ctx: ctx.schedule_timer(2**64),
+            "invalid type: floating point `1.8446744073709552e+19`, expected u64",
+        ),
+        (
+            lambda ctx: ctx.schedule_timer(10**30),
+            "invalid type: floating point `1e+30`, expected u64",
+        ),
+        (lambda ctx: ctx.wait_for_event(42), "invalid type: integer `42`, expected a string"),
+        (lambda ctx: ctx.wait_for_event(None), "invalid type: null, expected a string"),
+        (lambda ctx: ctx.dequeue_event(42), "invalid type: integer `42`, expected a string"),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration(None, "a"),
+            "invalid type: null, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration_with_id("C", None),
+            "invalid type: null, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration_with_id("C", 5),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration_with_id(1, 5),
+            "invalid type: integer `1`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration_versioned("C", 5),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.schedule_sub_orchestration_versioned_with_id("C", 7, 5),
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.start_orchestration(5, "x"),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (lambda ctx: ctx.start_orchestration("C", None), "invalid type: null, expected a string"),
+        (
+            lambda ctx: ctx.start_orchestration_versioned("C", 3, "x"),
+            "invalid type: integer `3`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.continue_as_new_versioned(1, 5),
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.all([ctx.schedule_activity("A", 1), ctx.schedule_activity(123)]),
+            "invalid type: integer `123`, expected a string",
+        ),
+        (
+            lambda ctx: ctx.race(ctx.schedule_timer(5), ctx.wait_for_event(42)),
+            "invalid type: integer `42`, expected a string",
+        ),
+    ],
+)
+def test_a_task_with_an_argument_of_the_wrong_type_fails_with_duroxides_message(
+    body: Any, expected: str
+) -> None:
+    """The messages are duroxide 0.2.2's; nothing of the yield is scheduled."""
+
+    def orchestration(ctx: Any, x: Any) -> Any:
+        yield body(ctx)
+
+    assert_failed_at_once(first_turn(orchestration), INVALID + expected)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda ctx: ctx.schedule_timer(0),
+        lambda ctx: ctx.schedule_timer(Millis.FIVE),
+        lambda ctx: ctx.schedule_timer(2**64 - 1),
+        lambda ctx: ctx.schedule_sub_orchestration_versioned("C", None),
+        lambda ctx: ctx.schedule_activity("A", 1, session_id=None).with_tag(None),
+        lambda ctx: ctx.continue_as_new_versioned(1, None),
+    ],
+)
+def test_arguments_duroxide_accepts_are_accepted(body: Any) -> None:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        yield body(ctx)
+
+    out = first_turn(orchestration)
+    assert out.status != "Failed", out.output
+
+
+class Name(str):
+    """A str subclass whose comparison the engine must not call."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("the engine compared a user's str subclass")
+
+
+def test_fields_are_stored_as_plain_strings() -> None:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        return (yield ctx.schedule_activity(Name("A"), x))
+
+    out = first_turn(orchestration)
+    scheduled = out.delta[1]
+    assert type(scheduled.name) is str and scheduled.name == "A"  # type: ignore[union-attr]
+    assert [type(w.name) for w in out.worker_items] == [str]
+    replayed = process_turn(turn((completed(),), (started(), scheduled_a())), code(orchestration))
+    assert replayed.status == "Completed"
+
+
+def nested(ctx: Any, depth: int) -> Any:
+    task = ctx.schedule_timer(5)
+    for _ in range(depth):
+        task = ctx.all([task])
+    return task
+
+
+def test_all_and_race_nest_100_deep_and_no_deeper() -> None:
+    def orchestration(ctx: Any, depth: int) -> Any:
+        yield nested(ctx, depth)
+
+    item = start_item().model_copy(update={"input": "100"})
+    ok = process_turn(turn((item,)), code(orchestration))
+    assert [e.type for e in ok.delta] == ["OrchestrationStarted", "TimerCreated"]
+    for depth in (101, 100_000):  # never a RecursionError out of the turn
+        item = start_item().model_copy(update={"input": str(depth)})
+        out = process_turn(turn((item,)), code(orchestration))
+        assert_failed_at_once(
+            out, f"{INVALID}recursion limit exceeded: all/race nested more than 100 deep"
+        )
