@@ -241,10 +241,13 @@ class OrchestrationContext:
         self._trace(logging.DEBUG, message)
 
     def _trace(self, level: int, message: str) -> None:
+        # Converted here, in the orchestration's own frame, as duroxide-python does:
+        # a __str__ that raises fails the orchestration, not a log handler later.
+        text = str(message)
         if not self._replayer.is_replaying:
             _log.log(
                 level,
                 "%s",
-                message,
+                text,
                 extra={"instance_id": self.instance_id, "execution_id": self.execution_id},
             )

@@ -148,6 +148,22 @@ def test_a_keyboard_interrupt_still_stops_the_process() -> None:
         first_turn(orchestration)
 
 
+def test_a_trace_message_whose_str_raises_fails_the_orchestration_as_in_duroxide() -> None:
+    """duroxide-python calls ``str(message)`` in the code's frame, so the code raises."""
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    def orchestration(ctx: Any, x: Any) -> Any:
+        ctx.trace_info(Unprintable())
+        yield ctx.schedule_activity("A", x)
+
+    out = first_turn(orchestration)
+    assert_failed_at_once(out)
+    assert last_line(out) == "RuntimeError: no str"
+
+
 # ─── Finally blocks: closing the generator never escapes ─────────
 
 
