@@ -20,6 +20,7 @@ from durascope.runtime._child_ids import child_suffix
 from durascope.runtime._futures import LeafFuture
 from durascope.runtime._tasks import (
     INVALID_STEP,
+    U64_MAX,
     ActivityTask,
     AllTask,
     ContinueAsNewTask,
@@ -231,7 +232,9 @@ def schedule_event(
             **envelope, name=task.name, input=task.input, session_id=task.session_id, tag=task.tag
         )
     if isinstance(task, TimerTask):
-        return TimerCreated(**envelope, fire_at_ms=envelope["timestamp_ms"] + task.delay_ms)
+        # duroxide saturates a fire time past u64::MAX.
+        fire_at = min(envelope["timestamp_ms"] + task.delay_ms, U64_MAX)
+        return TimerCreated(**envelope, fire_at_ms=fire_at)
     if isinstance(task, WaitEventTask):
         return ExternalSubscribed(**envelope, name=task.name)
     if isinstance(task, DequeueEventTask):

@@ -402,6 +402,15 @@ def test_arguments_duroxide_accepts_are_accepted(body: Any) -> None:
     assert out.status != "Failed", out.output
 
 
+def test_a_fire_time_past_u64_saturates_as_in_duroxide() -> None:
+    def orchestration(ctx: Any, x: Any) -> Any:
+        yield ctx.schedule_timer(2**64 - 1)
+
+    out = first_turn(orchestration)
+    assert out.delta[1].fire_at_ms == 2**64 - 1  # type: ignore[union-attr]
+    assert [i.fire_at_ms for i in out.orchestrator_items] == [2**64 - 1]  # type: ignore[union-attr]
+
+
 class Name(str):
     """A str subclass whose comparison the engine must not call."""
 
