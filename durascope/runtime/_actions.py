@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from durascope.history import (
     ActivityScheduled,
@@ -19,6 +19,8 @@ from durascope.history import (
 from durascope.runtime._child_ids import child_suffix
 from durascope.runtime._futures import LeafFuture
 from durascope.runtime._tasks import (
+    INVALID_STEP,
+    U64_MAX,
     ActivityTask,
     AllTask,
     ContinueAsNewTask,
@@ -29,18 +31,9 @@ from durascope.runtime._tasks import (
     Task,
     TimerTask,
     WaitEventTask,
+    invalid_type,
+    type_problem,
 )
-
-_YIELDABLE = (
-    ActivityTask,
-    TimerTask,
-    WaitEventTask,
-    DequeueEventTask,
-    SubOrchestrationTask,
-    DetachedStartTask,
-    ContinueAsNewTask,
-)
-"""Tasks that are not composites of others."""
 
 SCHEDULE_KINDS = {
     "ActivityScheduled": "activity",
@@ -85,16 +78,96 @@ class PendingAction:
     event: Event
 
 
-def not_a_task(task: Any) -> str | None:
-    """Why ``task`` cannot be yielded (it, or a task inside an ``all``/``race``), or None."""
+MAX_TASK_NESTING = 100
+"""How deep ``all``/``race`` may nest in one yield (the replayer recurses over them)."""
+
+
+def check_step(task: object) -> Task | str:
+    """What a yield asks for, checked whole before any of it is scheduled.
+
+    duroxide-python decodes a yielded task (and all tasks inside it) before it runs
+    any of it, and fails the orchestration when it cannot: ``Invalid generator step
+    result: invalid type: integer `123`, expected a string``.  This applies the same
+    checks, in duroxide's field order, and returns either that message (or
+    durascope's own for a value that is no task at all) or the task rebuilt from
+    plain ``str``/``int`` values, so that no method of a user's ``str`` subclass runs
+    when the engine compares or stores a field.
+    """
+    try:
+        return _checked(task, 0)
+    except _Refused as refused:
+        return refused.message
+
+
+class _Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _checked(task: object, depth: int) -> Task:
     if isinstance(task, AllTask | RaceTask):
-        return next((why for t in task.tasks if (why := not_a_task(t)) is not None), None)
-    if isinstance(task, _YIELDABLE):
-        return None
-    return (
+        if depth >= MAX_TASK_NESTING:
+            raise _Refused(
+                f"{INVALID_STEP}recursion limit exceeded: all/race nested more than "
+                f"{MAX_TASK_NESTING} deep"
+            )
+        tasks = task.tasks
+        if not isinstance(tasks, tuple | list):  # built by hand, not by ctx.all/race
+            raise _Refused(invalid_type(tasks, "a sequence"))
+        inner = tuple(_checked(t, depth + 1) for t in tasks)
+        if isinstance(task, AllTask):
+            return AllTask(inner, unwrap=task.unwrap is True)
+        return RaceTask(inner)
+    if isinstance(task, ActivityTask):
+        name, input = _text(task.name), _text(task.input)
+        retry = task.retry
+        refusal = retry.refusal if retry is not None else None
+        if refusal is not None and refusal.kind == "OrchestrationFailed":  # does not decode
+            raise _Refused(refusal.message)
+        session, tag = _text(task.session_id, optional=True), _text(task.tag, optional=True)
+        return ActivityTask(name, input, session_id=session, tag=tag, retry=retry)
+    if isinstance(task, TimerTask):
+        problem = type_problem(task.delay_ms, "u64", optional=False)
+        if problem is not None:
+            raise _Refused(problem)
+        return TimerTask(int.__int__(task.delay_ms))
+    if isinstance(task, WaitEventTask):
+        return WaitEventTask(_text(task.name))
+    if isinstance(task, DequeueEventTask):
+        return DequeueEventTask(_text(task.name))
+    if isinstance(task, SubOrchestrationTask):
+        name, version = _text(task.name), _text(task.version, optional=True)
+        instance = _text(task.instance, optional=not task.explicit_id)
+        return SubOrchestrationTask(
+            name,
+            _text(task.input),
+            instance=instance,
+            version=version,
+            explicit_id=task.explicit_id,
+        )
+    if isinstance(task, DetachedStartTask):
+        name, version = _text(task.name), _text(task.version, optional=True)
+        instance = _text(task.instance)
+        return DetachedStartTask(name, instance, _text(task.input), version=version)
+    if isinstance(task, ContinueAsNewTask):
+        input = _text(task.input)
+        return ContinueAsNewTask(input, version=_text(task.version, optional=True))
+    raise _Refused(
         f"an orchestration yielded {type(task).__name__}, which is not a task "
         "(yield what ctx.schedule_*/wait_for_event/all/race return)"
     )
+
+
+@overload
+def _text(value: str) -> str: ...
+@overload
+def _text(value: str | None, *, optional: bool) -> str | None: ...
+def _text(value: str | None, *, optional: bool = False) -> str | None:
+    problem = type_problem(value, "a string", optional=optional)
+    if problem is not None:
+        raise _Refused(problem)
+    return None if value is None else str.__str__(value)
 
 
 def leaf_for(task: Any) -> LeafFuture:
@@ -159,7 +232,9 @@ def schedule_event(
             **envelope, name=task.name, input=task.input, session_id=task.session_id, tag=task.tag
         )
     if isinstance(task, TimerTask):
-        return TimerCreated(**envelope, fire_at_ms=envelope["timestamp_ms"] + task.delay_ms)
+        # duroxide saturates a fire time past u64::MAX.
+        fire_at = min(envelope["timestamp_ms"] + task.delay_ms, U64_MAX)
+        return TimerCreated(**envelope, fire_at_ms=fire_at)
     if isinstance(task, WaitEventTask):
         return ExternalSubscribed(**envelope, name=task.name)
     if isinstance(task, DequeueEventTask):

@@ -95,7 +95,9 @@ class OrchestrationContext:
 
     def schedule_timer(self, delay_ms: int) -> TimerTask:
         """A durable timer of ``delay_ms`` milliseconds."""
-        return TimerTask(delay_ms=int(delay_ms))
+        # Not converted: duroxide-python fails the orchestration when the yielded
+        # delay is not an integer (``"5"``, ``1.5``), and so does the replayer.
+        return TimerTask(delay_ms=delay_ms)
 
     def wait_for_event(self, name: str) -> WaitEventTask:
         """Wait for the next external event ``name`` raised after this wait began."""
@@ -113,7 +115,9 @@ class OrchestrationContext:
         self, name: str, instance_id: str, input: Any = None
     ) -> SubOrchestrationTask:
         """Run a child orchestration with an explicit id (used verbatim)."""
-        return SubOrchestrationTask(name=name, input=encode_payload(input), instance=instance_id)
+        return SubOrchestrationTask(
+            name=name, input=encode_payload(input), instance=instance_id, explicit_id=True
+        )
 
     def schedule_sub_orchestration_versioned(
         self, name: str, version: str | None = None, input: Any = None
@@ -126,7 +130,11 @@ class OrchestrationContext:
     ) -> SubOrchestrationTask:
         """Run a specific version of a child orchestration with an explicit id."""
         return SubOrchestrationTask(
-            name=name, input=encode_payload(input), instance=instance_id, version=version
+            name=name,
+            input=encode_payload(input),
+            instance=instance_id,
+            version=version,
+            explicit_id=True,
         )
 
     def start_orchestration(self, name: str, instance_id: str, input: Any = None) -> Task:
@@ -233,10 +241,13 @@ class OrchestrationContext:
         self._trace(logging.DEBUG, message)
 
     def _trace(self, level: int, message: str) -> None:
+        # Converted here, in the orchestration's own frame, as duroxide-python does:
+        # a __str__ that raises fails the orchestration, not a log handler later.
+        text = str(message)
         if not self._replayer.is_replaying:
             _log.log(
                 level,
                 "%s",
-                message,
+                text,
                 extra={"instance_id": self.instance_id, "execution_id": self.execution_id},
             )

@@ -10,7 +10,6 @@ commits, the replayer only says what the code did.
 
 from __future__ import annotations
 
-import traceback
 import types
 from collections import deque
 from collections.abc import Callable, Generator
@@ -31,8 +30,8 @@ from durascope.runtime._actions import (
     Action,
     PendingAction,
     action_matches,
+    check_step,
     leaf_for,
-    not_a_task,
     schedule_event,
 )
 from durascope.runtime._context import OrchestrationContext
@@ -55,6 +54,7 @@ from durascope.runtime._tasks import (
     encode_payload,
     retry_attempts,
 )
+from durascope.runtime._user_code import close_quietly, exception_text, format_raised
 
 OrchestrationFn = Callable[[OrchestrationContext, Any], Any]
 """A generator function ``(ctx, input) -> Generator[Task, Any, output]`` (or a plain one)."""
@@ -217,6 +217,7 @@ class Replayer(DropSink):
         self._queue_subs: dict[str, deque[LeafFuture]] = {}
         self._queue_msgs: dict[str, deque[tuple[int, str]]] = {}
         self._coroutines: list[_Coroutine] = []
+        self._generators: list[Generator[Any, Any, Any]] = []
         self._tokens = 0
         self._result = ReplayResult(custom_status=initial_custom_status)
         self.custom_status = initial_custom_status
@@ -344,9 +345,11 @@ class Replayer(DropSink):
         result.open_subscriptions.sort(key=lambda f: f.schedule_id or 0)
         msgs = [(eid, name, data) for name, q in self._queue_msgs.items() for eid, data in q]
         result.unconsumed_queue = [(name, data) for _, name, data in sorted(msgs)]
-        for co in self._coroutines:
-            if not co.finished:
-                co.gen.close()
+        # Closing runs the code's finally blocks and GeneratorExit handlers (duroxide-python
+        # runs them too, when it drops the generator); the result is complete by now, so
+        # nothing they do (set a status, yield, raise) reaches it.
+        for gen in self._generators:
+            close_quietly(gen)
         return result
 
     def _start_main(self) -> None:
@@ -356,9 +359,12 @@ class Replayer(DropSink):
                 # duroxide-python treats a plain function's return value as the output.
                 self._main_done(output=encode_payload(made))
                 return
-        except _USER_CODE_ERRORS as exc:
-            self._main_done(failure=application_error("OrchestrationFailed", _format(exc)))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # whatever the code raises fails it
+            self._main_done(failure=application_error("OrchestrationFailed", format_raised(exc)))
             return
+        self._generators.append(made)
         self._coroutines.append(_Coroutine(made, None))
 
     def _poll(self) -> None:
@@ -390,30 +396,43 @@ class Replayer(DropSink):
                 return
             try:
                 output = encode_payload(stop.value)
-            except _USER_CODE_ERRORS as exc:  # an output json.dumps refuses
-                self._fail(co, _format(exc), str(exc))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # an output json.dumps refuses
+                self._raised(co, exc)
                 return
             co.finished = True
             self._main_done(output=output)
             return
-        except _USER_CODE_ERRORS as exc:  # the user's code raised: the execution (or retry) fails
-            self._fail(co, _format(exc), str(exc))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the code raised: its execution (or retry) fails
+            self._raised(co, exc)
             return
-        invalid = not_a_task(task)
-        if invalid is not None:
+        try:
+            checked = check_step(task)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a user type's __class__ or __name__ raised
+            self._raised(co, exc)
+            return
+        if isinstance(checked, str):
             # duroxide fails the orchestration ("Invalid generator step result"), before
             # scheduling any part of what was yielded; it is no reason to retry the turn.
-            co.gen.close()
-            self._fail(co, invalid, invalid)
+            # The generator stays suspended until the turn ends (see _finish).
+            self._fail(co, checked)
             return
-        co.awaiting = self._start(task)
+        co.awaiting = self._start(checked)
 
-    def _fail(self, co: _Coroutine, failure: str, rejection: str) -> None:
+    def _raised(self, co: _Coroutine, exc: BaseException) -> None:
+        self._fail(co, format_raised(exc) if co.result is None else exception_text(exc))
+
+    def _fail(self, co: _Coroutine, message: str) -> None:
         co.finished = True
         if co.result is None:
-            self._main_done(failure=application_error("OrchestrationFailed", failure))
+            self._main_done(failure=application_error("OrchestrationFailed", message))
         else:
-            co.result.reject(rejection)
+            co.result.reject(message)
 
     def _main_done(self, *, output: str | None = None, failure: ErrorDetails | None = None) -> None:
         result = self._result
@@ -453,6 +472,7 @@ class Replayer(DropSink):
         future = _CoroutineFuture()
         co = _Coroutine(retry_attempts(task), future)
         future.coroutine = co
+        self._generators.append(co.gen)
         self._coroutines.append(co)
         self._step(co)
         return future
@@ -550,20 +570,6 @@ class Replayer(DropSink):
                 leaf.resolve(decode_payload(msgs.popleft()[1]))
             else:
                 self._queue_subs.setdefault(leaf.name, deque()).append(leaf)
-
-
-_USER_CODE_ERRORS = (Exception, SystemExit)
-"""What the user's orchestration code may raise that fails the orchestration.
-
-duroxide-python fails it for these, ``sys.exit()`` included ("Generator create
-failed: SystemExit"); a KeyboardInterrupt still stops the process."""
-
-
-def _format(exc: BaseException) -> str:
-    # duroxide-python records the formatted traceback as the failure message; the
-    # first frame is the replayer's own ``send`` call, which says nothing to the user.
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def is_composite(future: DurableFuture) -> bool:

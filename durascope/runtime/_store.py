@@ -72,12 +72,15 @@ from durascope.runtime._turn_types import TurnOutcome
 T = TypeVar("T")
 
 _TERMINAL_STATUSES = frozenset({"Completed", "Failed", "ContinuedAsNew"})
+_SQLITE_MAX_INTEGER = 2**63 - 1
 
 
 def _orchestrator_row(item: OrchestratorItem, now_ms: int) -> tuple[str, str, int, int]:
     if isinstance(item, ActivityExecute):
         raise ValueError("ActivityExecute belongs on the worker queue")
     visible = item.fire_at_ms if isinstance(item, TimerFiredItem) else now_ms
+    # A timer may be set up to u64::MAX ms ahead, past SQLite's INTEGER: it waits "forever".
+    visible = min(visible, _SQLITE_MAX_INTEGER)
     return (target_instance(item), work_item_to_json(item), visible, now_ms)
 
 

@@ -101,10 +101,10 @@ class RetryPolicy:
         total = pick("total_timeout_ms", "totalTimeoutMs")
         backoff = retry.get("backoff")
         refusal = (
-            _type_problem(max_attempts, "u32", optional=False)
-            or _type_problem(timeout, "u64", optional=True)
-            or _type_problem(total, "u64", optional=True)
-            or _type_problem(backoff, "a string", optional=True)
+            type_problem(max_attempts, "u32", optional=False)
+            or type_problem(timeout, "u64", optional=True)
+            or type_problem(total, "u64", optional=True)
+            or type_problem(backoff, "a string", optional=True)
         )
         if refusal is not None:
             return cls(refusal=PolicyRefusal("OrchestrationFailed", refusal))
@@ -123,35 +123,70 @@ class RetryPolicy:
         )
 
 
-def _type_problem(value: Any, expected: str, *, optional: bool) -> str | None:
-    """The serde message when ``value`` does not decode as ``expected`` (None if it does)."""
+def type_problem(value: Any, expected: str, *, optional: bool) -> str | None:
+    """The message duroxide fails with when ``value`` does not decode as ``expected``, or None.
+
+    duroxide-python hands each yielded task to its Rust core as JSON, which serde
+    decodes field by field; ``expected`` is serde's name of the field's type
+    (``a string``, ``u64``, ``u32``).
+    """
     if value is None:
-        return None if optional else f"{_INVALID}invalid type: null, expected {expected}"
+        return None if optional else f"{INVALID_STEP}invalid type: null, expected {expected}"
     if expected == "a string":
         if isinstance(value, str):
             return None
     elif isinstance(value, int) and not isinstance(value, bool):
-        if value >= 0:
+        number = int.__int__(value)  # a plain int: comparing it runs no user __lt__
+        if 0 <= number <= _UNSIGNED_MAX.get(expected, U64_MAX):
             return None
-        return f"{_INVALID}invalid value: integer `{value}`, expected {expected}"
-    return f"{_INVALID}invalid type: {_serde_unexpected(value)}, expected {expected}"
+        if _I64_MIN <= number <= U64_MAX:
+            return f"{INVALID_STEP}invalid value: integer `{number}`, expected {expected}"
+    return invalid_type(value, expected)
 
 
-_INVALID = "Invalid generator step result: "
+def invalid_type(value: Any, expected: str) -> str:
+    """The message duroxide fails with when a field holds ``value``, not ``expected``."""
+    unexpected = serde_unexpected(value)
+    if unexpected is None:
+        # json.dumps refuses the task, so duroxide-python fails with that TypeError.
+        return f"{INVALID_STEP}Object of type {type(value).__name__} is not JSON serializable"
+    return f"{INVALID_STEP}invalid type: {unexpected}, expected {expected}"
 
 
-def _serde_unexpected(value: Any) -> str:
+INVALID_STEP = "Invalid generator step result: "
+"""How duroxide-python's driver prefixes a yielded task its Rust core cannot decode."""
+
+U64_MAX = 2**64 - 1
+_I64_MIN = -(2**63)
+_UNSIGNED_MAX = {"u32": 2**32 - 1, "u64": U64_MAX}
+
+
+def serde_unexpected(value: Any) -> str | None:
+    """The ``Unexpected`` text serde gives for the JSON of ``value`` (None: json.dumps refuses it).
+
+    Builtin methods are called on the base types so that no override in a user's
+    subclass runs.
+    """
     if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
+        return f"boolean `{'true' if value else 'false'}`"
     if isinstance(value, int):
-        return f"integer `{value}`"
+        number = int.__int__(value)
+        if _I64_MIN <= number <= U64_MAX:
+            return f"integer `{number}`"
+        # serde_json reads an integer outside i64 and u64 as a float.
+        try:
+            return f"floating point `{float(number)!r}`"
+        except OverflowError:
+            return "floating point `inf`"
     if isinstance(value, float):
-        return f"floating point `{json.dumps(value)}`"
+        return f"floating point `{float.__repr__(value)}`"
     if isinstance(value, str):
-        return f"string {json.dumps(value, ensure_ascii=False)}"
+        return f"string {json.dumps(str.__str__(value), ensure_ascii=False)}"
     if isinstance(value, list | tuple):
         return "sequence"
-    return "map"
+    if isinstance(value, dict):
+        return "map"
+    return None
 
 
 @dataclass(frozen=True)
@@ -198,6 +233,8 @@ class SubOrchestrationTask:
     input: str
     instance: str | None = None
     version: str | None = None
+    explicit_id: bool = False
+    """Set by the ``*_with_id`` calls, whose id duroxide-python decodes as a string: None fails."""
 
 
 @dataclass(frozen=True)

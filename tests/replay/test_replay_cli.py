@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,73 @@ def test_code_that_yields_a_non_task_fails_like_the_runtime_and_diverges(
     )
     [marked] = [line for line in lines if line.startswith(">>")]
     assert "| 2 OrchestrationFailed: an orchestration yielded int" in marked
+
+
+CHECKOUT_WITH_A_BUG = """
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no str")
+
+
+def checkout(ctx, items):
+{body}
+
+
+def register(runtime):
+    runtime.register_orchestration("Checkout", checkout)
+"""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    ("body", "failure"),
+    [
+        ("    raise Unprintable()\n    yield", "Unprintable: <exception str() failed>"),
+        (
+            "    try:\n        yield 5\n    finally:\n        yield ctx.schedule_timer(1)",
+            "an orchestration yielded int, which is not a task",
+        ),
+        (
+            "    try:\n        yield 5\n    finally:\n        raise ValueError('in finally')",
+            "an orchestration yielded int, which is not a task",
+        ),
+        (
+            "    while True:\n        try:\n            yield 5\n"
+            "        except GeneratorExit:\n            pass",
+            "an orchestration yielded int, which is not a task",
+        ),
+        (
+            "    yield ctx.schedule_activity(123, items)",
+            "Invalid generator step result: invalid type: integer `123`, expected a string",
+        ),
+        (
+            "    yield ctx.schedule_sub_orchestration(None, items)",
+            "Invalid generator step result: invalid type: null, expected a string",
+        ),
+        (
+            "    yield ctx.wait_for_event(42)",
+            "Invalid generator step result: invalid type: integer `42`, expected a string",
+        ),
+        (
+            '    yield ctx.schedule_timer("5")',
+            'Invalid generator step result: invalid type: string "5", expected u64',
+        ),
+    ],
+)
+def test_code_with_a_bug_is_a_divergence_never_an_internal_error(
+    body: str, failure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """These raised out of the turn: replay ended in "internal error" (exit 3)."""
+    module = tmp_path / "mine.py"
+    module.write_text(CHECKOUT_WITH_A_BUG.format(body=body))
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    code, out, err = run(argv, capsys)
+    assert (code, err) == (1, OPENED_BUNDLE)
+    lines = out.splitlines()
+    assert lines[0] == "ERROR   nondeterminism           fanout-checkout#1 event 2 (turn 1)"
+    assert "history has event 2 SubOrchestrationScheduled ReserveItem" in lines[1]
+    assert "the code fails instead: " in lines[1] and failure in lines[1]
+    gc.collect()  # Python reports the generator that will not close here, not in a later test
 
 
 @pytest.mark.parametrize(

@@ -245,6 +245,17 @@ class StoreContract:
         # While locked, the row counts from the lock's expiry.
         assert await store.next_visible_at_ms("orchestrator") == 5000 + LOCK_MS
 
+    async def test_a_timer_past_sqlites_integers_is_stored_and_never_due(
+        self, store: SqliteStore
+    ) -> None:
+        """``schedule_timer(2**64 - 1)`` is valid: its row made the commit raise OverflowError."""
+        timer = TimerFiredItem(instance="a", execution_id=1, id=3, fire_at_ms=2**64 - 1)
+        await store.enqueue([timer], now_ms=1000)
+        assert await store.fetch_orchestration_batch(now_ms=10**15, lock_ms=LOCK_MS) is None
+        assert await store.next_visible_at_ms() == 2**63 - 1
+        [queued] = await store.pending_orchestrator_messages()
+        assert queued.item == timer
+
     async def test_abandon_with_delay_and_ignore_attempt(self, store: SqliteStore) -> None:
         await store.enqueue([start("a")], now_ms=1000)
         b1 = await fetch(store, 1000)
