@@ -47,61 +47,42 @@ def _malformed_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Findi
 
 def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding]:
     evidence = ctx.evidence(inst.instance_id)
-    if not inst.executions:
-        yield make_finding(
+
+    def error(message: str, execution: int | None = None, event_id: int | None = None) -> Finding:
+        # Damage is about data, not a turn: only an event in a known turn names one.
+        turn = {} if event_id is not None else {"turn": None}
+        return make_finding(
             ctx,
             kind="malformed_history",
             severity="error",
             instance=inst.instance_id,
-            execution=None,
-            message=f"instance {inst.instance_id} ({inst.status.lower()}) has no execution",
+            execution=execution,
+            event_id=event_id,
+            message=message,
             evidence=evidence,
-            turn=None,
+            **turn,
         )
+
+    if not inst.executions:
+        yield error(f"instance {inst.instance_id} ({inst.status.lower()}) has no execution")
     stated = inst.stated_current_execution_id
     if stated is not None:
         have = _few([str(ex.execution_id) for ex in inst.executions], shown=5)
-        yield make_finding(
-            ctx,
-            kind="malformed_history",
-            severity="error",
-            instance=inst.instance_id,
-            execution=None,
-            message=(
-                f"the current execution id {stated} names no execution (it has {have}); "
-                f"the highest, {inst.current_execution_id}, is treated as current"
-            ),
-            evidence=evidence,
-            turn=None,
+        yield error(
+            f"the current execution id {stated} names no execution (it has {have}); "
+            f"the highest, {inst.current_execution_id}, is treated as current"
         )
     if inst.repeated_copies:
-        yield make_finding(
-            ctx,
-            kind="malformed_history",
-            severity="error",
-            instance=inst.instance_id,
-            execution=None,
-            message=(
-                f"the instance appears {inst.repeated_copies + 1} times; the first copy is "
-                "used and the others are ignored"
-            ),
-            evidence=evidence,
-            turn=None,
+        yield error(
+            f"the instance appears {inst.repeated_copies + 1} times; the first copy is "
+            "used and the others are ignored"
         )
     repeats = Counter(inst.repeated_executions) if inst.repeated_executions else {}
     for execution_id, extra in sorted(repeats.items()):
-        yield make_finding(
-            ctx,
-            kind="malformed_history",
-            severity="error",
-            instance=inst.instance_id,
-            execution=execution_id,
-            message=(
-                f"execution {execution_id} appears {extra + 1} times; the first copy is "
-                "used and the others are ignored"
-            ),
-            evidence=evidence,
-            turn=None,
+        yield error(
+            f"execution {execution_id} appears {extra + 1} times; the first copy is "
+            "used and the others are ignored",
+            execution_id,
         )
     for ex in inst.executions:
         events = ex.events
@@ -110,18 +91,10 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
         if not (events and isinstance(events[0], OrchestrationStarted)) and not any(
             isinstance(e, OrchestrationStarted) for e in events
         ):
-            yield make_finding(
-                ctx,
-                kind="malformed_history",
-                severity="error",
-                instance=inst.instance_id,
-                execution=ex.execution_id,
-                message=(
-                    f"execution {ex.execution_id} has no OrchestrationStarted event "
-                    f"({len(events)} events): its input, version and parent are unknown"
-                ),
-                evidence=evidence,
-                turn=None,
+            yield error(
+                f"execution {ex.execution_id} has no OrchestrationStarted event "
+                f"({len(events)} events): its input, version and parent are unknown",
+                ex.execution_id,
             )
         damage = ctx.damaged.get((inst.instance_id, ex.execution_id))
         if damage is not None:
@@ -135,16 +108,7 @@ def _damaged_instance(ctx: DiagnosisContext, inst: Instance) -> Iterator[Finding
                     f"event {event.event_id} has type {safe_text(event.type, 60)!r}, which "
                     "this version does not know; it is shown raw and ignored by replay"
                 )
-            yield make_finding(
-                ctx,
-                kind="malformed_history",
-                severity="error",
-                instance=inst.instance_id,
-                execution=ex.execution_id,
-                event_id=event.event_id,
-                message=message,
-                evidence=evidence,
-            )
+            yield error(message, ex.execution_id, event.event_id)
 
 
 def _journal_gaps(ctx: DiagnosisContext, inst: Instance, *, explained: bool) -> Iterator[Finding]:
