@@ -312,19 +312,21 @@ def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstanc
         else inst.stated_current_execution_id
     )
     if redactor is None:
-        return BundleInstance(
-            instance_id=inst.instance_id,
-            orchestration_name=inst.orchestration_name,
-            orchestration_version=inst.orchestration_version,
-            current_execution_id=stated_current,
-            parent_instance_id=inst.parent_instance_id,
-            status=inst.status,
-            output=inst.output,
-            custom_status=inst.custom_status,
-            executions=tuple(_bundle_execution(ex, ex.output, ex.events) for ex in inst.executions),
-            turns=inst.turns,
+        output, custom_status, turns = inst.output, inst.custom_status, inst.turns
+        executions = tuple(_bundle_execution(ex, ex.output, ex.events) for ex in inst.executions)
+    else:
+        events = {ex.execution_id: ex.events for ex in inst.executions}
+        output = _redacted_output(redactor, inst.output, inst.status, chain(*events.values()))
+        custom_status = redacted(inst.custom_status)
+        turns = tuple(redactor.turn(t, events.get(t.execution_id, ())) for t in inst.turns)
+        executions = tuple(
+            _bundle_execution(
+                ex,
+                _redacted_output(redactor, ex.output, ex.status, ex.events),
+                redactor.events(ex.events),
+            )
+            for ex in inst.executions
         )
-    events = {ex.execution_id: ex.events for ex in inst.executions}
     return BundleInstance(
         instance_id=inst.instance_id,
         orchestration_name=inst.orchestration_name,
@@ -332,17 +334,10 @@ def _bundle_instance(inst: Instance, redactor: Redactor | None) -> BundleInstanc
         current_execution_id=stated_current,
         parent_instance_id=inst.parent_instance_id,
         status=inst.status,
-        output=_redacted_output(redactor, inst.output, inst.status, chain(*events.values())),
-        custom_status=redacted(inst.custom_status),
-        executions=tuple(
-            _bundle_execution(
-                ex,
-                _redacted_output(redactor, ex.output, ex.status, ex.events),
-                redactor.events(ex.events),
-            )
-            for ex in inst.executions
-        ),
-        turns=tuple(redactor.turn(t, events.get(t.execution_id, ())) for t in inst.turns),
+        output=output,
+        custom_status=custom_status,
+        executions=executions,
+        turns=turns,
     )
 
 
