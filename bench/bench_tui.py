@@ -138,7 +138,7 @@ def synthesize_fan_out(instance_id: str, timers: int) -> Any:
     last one completes); ``tests/test_bench.py`` checks it field for field against
     a real simulation.
     """
-    from bench.seek import completed_model
+    from bench.seek import completed_model, turn_record
     from durascope.runtime import ENGINE_VERSION
 
     if timers < 1:
@@ -160,12 +160,8 @@ def synthesize_fan_out(instance_id: str, timers: int) -> Any:
                sent: list[Any], result: str = "continue",
                output: str | None = None) -> None:  # fmt: skip
         records.append(
-            {"type": "TurnRecord", "instance": instance_id, "execution_id": 1,
-             "turn": len(records) + 1, "timestamp_ms": now, "policy": "fixed", "attempt": 1,
-             "messages": [{"message": message, "verdict": "applied", "reason": reason,
-                           "event_id": delta[0]}],
-             "delta_event_ids": delta, "sent": sent, "cancelled_activities": [],
-             "result": result, "output": output, "custom_status": None, "worker_id": None}
+            turn_record(instance_id, len(records) + 1, now, message, reason, delta, sent,
+                        result, output)
         )  # fmt: skip
 
     start = {"StartOrchestration": {"instance": instance_id, "orchestration": "FanOut",

@@ -131,12 +131,8 @@ def synthesize_loop(instance_id: str, turns: int) -> Any:
     def record(message: dict[str, Any], reason: str, delta: list[int], sent: list[Any],
                result: str = "continue", output: str | None = None) -> None:  # fmt: skip
         records.append(
-            {"type": "TurnRecord", "instance": instance_id, "execution_id": 1,
-             "turn": len(records) + 1, "timestamp_ms": now, "policy": "fixed", "attempt": 1,
-             "messages": [{"message": message, "verdict": "applied", "reason": reason,
-                           "event_id": delta[0]}],
-             "delta_event_ids": delta, "sent": sent, "cancelled_activities": [],
-             "result": result, "output": output, "custom_status": None, "worker_id": None}
+            turn_record(instance_id, len(records) + 1, now, message, reason, delta, sent,
+                        result, output)
         )  # fmt: skip
 
     start = {"StartOrchestration": {"instance": instance_id, "orchestration": "Loop",
@@ -164,6 +160,28 @@ def synthesize_loop(instance_id: str, turns: int) -> Any:
             end = event("OrchestrationCompleted", None, output=str(acc))
             record(message, reason, [done, end], [], "completed", str(acc))
     return completed_model(instance_id, "Loop", str(acc), events, records, f"seek-{instance_id}")
+
+
+def turn_record(
+    instance_id: str,
+    turn: int,
+    now: int,
+    message: dict[str, Any],
+    reason: str,
+    delta: list[int],
+    sent: list[Any],
+    result: str = "continue",
+    output: str | None = None,
+) -> dict[str, Any]:
+    """A journal TurnRecord (JSON shape) of execution 1 that applied one message."""
+    return {
+        "type": "TurnRecord", "instance": instance_id, "execution_id": 1, "turn": turn,
+        "timestamp_ms": now, "policy": "fixed", "attempt": 1,
+        "messages": [{"message": message, "verdict": "applied", "reason": reason,
+                      "event_id": delta[0]}],
+        "delta_event_ids": delta, "sent": sent, "cancelled_activities": [],
+        "result": result, "output": output, "custom_status": None, "worker_id": None,
+    }  # fmt: skip
 
 
 def completed_model(
