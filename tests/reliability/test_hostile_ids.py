@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests import terminal
 from tests.reliability.hostile import (
     COMMANDS,
     FIXTURE,
@@ -119,25 +120,20 @@ def test_the_tui_in_a_real_terminal_does_not_obey_escapes_in_data(tmp_path: Path
     command = (
         f"cd {ROOT} && {sys.executable} -m durascope.tui {path} --instance {shlex.quote(instance)}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], check=True
-    )
+    terminal.start(session, command, width=160, height=40)
     try:
-        deadline = time.monotonic() + 30
-        screen = ""
-        while time.monotonic() < deadline and "healthy-loop" not in screen:
-            time.sleep(0.2)
-            screen = tmux(["capture-pane", "-p", "-t", session])
-        assert "\\x1b]2;PWNED\\x07" in screen, screen  # shown, escaped, on screen
-        title = tmux(["display-message", "-p", "-t", session, "#{pane_title}"])
+        shown = "\\x1b]2;PWNED\\x07"  # safe_text's form of the data: shown, escaped
+        terminal.wait_for(session, "healthy-loop", shown, timeout=30.0)
+        title = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", session, "#{pane_title}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "PWNED" not in title, title
         FUZZED["hostile-id real terminals"] += 1
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
-
-
-def tmux(args: list[str]) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+        terminal.kill(session)
 
 
 @pytest.mark.parametrize("markup", ["[b]bold[/b]", "[/]", "[link=file:///etc]x[/link]"])

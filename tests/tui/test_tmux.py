@@ -9,7 +9,6 @@ nothing but SGR may appear in the capture.
 
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
 import subprocess
@@ -19,57 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.terminal import assert_only_styling, kill, send, start, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "fixtures" / "scenarios.db"
-SGR = re.compile(r"\x1b\[[0-9;:]*m")
-"""The only escapes ``capture-pane -e`` emits: Select Graphic Rendition."""
-
-
-def capture(session: str) -> str:
-    """The pane with its styling, as SGR sequences."""
-    return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-e", "-t", session],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def text_of(styled: str) -> str:
-    """The pane's text: the SGR sequences removed (anything else stays, to be caught)."""
-    return SGR.sub("", styled)
-
-
-def wait_for(session: str, text: str, timeout: float = 20.0) -> str:
-    """Wait until ``text`` is on the pane; returns the styled capture."""
-    deadline = time.monotonic() + timeout
-    styled = ""
-    while time.monotonic() < deadline:
-        styled = capture(session)
-        if text in text_of(styled):
-            return styled
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; the screen was:\n{text_of(styled)}")
-
-
-def assert_only_styling(styled: str) -> None:
-    """The capture holds the app's styling, and no escape of any other kind."""
-    assert SGR.search(styled), "no styling captured: was capture-pane run without -e?"
-    leftover = text_of(styled)
-    for char in ("\x1b", "\x9b", "\x07", "\x00", "\x08"):
-        assert char not in leftover, f"raw {char!r} reached the pane"
-
-
-def start(session: str, command: str, width: int = 80, height: int = 24) -> None:
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
-        check=True,
-    )
-
-
-def send(session: str, *keys: str, literal: bool = False) -> None:
-    flags = ["-l"] if literal else []
-    subprocess.run(["tmux", "send-keys", "-t", session, *flags, *keys], check=True)
 
 
 @pytest.mark.tmux
@@ -80,8 +32,7 @@ def test_tui_in_a_real_terminal() -> None:
     session = f"durascope-test-{int(time.time() * 1000)}"
     start(session, f"cd {ROOT} && {sys.executable} -m durascope.tui {STORE}")  # 80x24
     try:
-        screen = text_of(wait_for(session, "healthy-loop"))
-        assert "BatchLoop" in screen and "durascope store" in screen
+        wait_for(session, "healthy-loop", "BatchLoop", "durascope store")
         time.sleep(1.0)  # let the first screen settle before typing
         send(session, "/")
         time.sleep(0.3)
@@ -94,9 +45,7 @@ def test_tui_in_a_real_terminal() -> None:
         send(session, "Tab")  # focus moves on (a table or the tab bar): → still steps
         time.sleep(0.3)
         send(session, "Right", "Right")
-        styled = wait_for(session, "turn 3 of 3")
-        screen = text_of(styled)
-        assert "child_id_collision" in screen or "stuck_parent" in screen
+        styled = wait_for(session, "turn 3 of 3", "child_id_collision", "stuck_parent")
         assert_only_styling(styled)
         send(session, "Escape")
         wait_for(session, "First finding")  # back on the browser
@@ -110,7 +59,7 @@ def test_tui_in_a_real_terminal() -> None:
         else:
             raise AssertionError("the TUI did not quit on 'q'")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill(session)
 
 
 @pytest.mark.tmux
@@ -141,4 +90,4 @@ def test_escapes_in_an_id_show_as_text_in_a_real_terminal(tmp_path: Path) -> Non
         assert_only_styling(styled)
         assert "\x1b[31mRED" not in styled
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill(session)
