@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sqlite3
@@ -95,7 +96,10 @@ async def test_an_unregistered_orchestration_is_poisoned_while_the_queue_flows(
     tmp_path: Path,
 ) -> None:
     store = await SqliteStore.open(tmp_path / "unregistered.db")
-    runtime = Runtime(store, POISON_OPTIONS)
+    # Backoff long enough (0.4 + 0.8 + 1.6 s) for a Mixed orchestration queued behind
+    # it to complete first even on a loaded machine: at 50 ms the three retries can end
+    # before any of them has, and the check below says nothing about blocking.
+    runtime = Runtime(store, dataclasses.replace(POISON_OPTIONS, retry_backoff_ms=400))
     add_code(runtime)
     client = runtime.client()
     await client.start_orchestration("bad", "NotRegistered", 1)  # at the queue head
