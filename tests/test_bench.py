@@ -203,6 +203,17 @@ def test_readme_summary_block(tmp_path: Path) -> None:
     assert not harness.update_readme("| a |\n", "machine", tmp_path / "missing.md")
 
 
+def test_summary_stamp_names_a_partial_rerun() -> None:
+    results = "# Benchmark results\n\nMachine: 2 cores, X, 2026-01-02 03:04 UTC.  \nSizes: full.\n"
+    now = "2 cores, X, 2026-01-02 05:06 UTC"
+    assert harness.summary_stamp(results, [], now) == now
+    assert (
+        harness.summary_stamp(results, ["tui", "seek"], now)
+        == "2 cores, X, 2026-01-02 03:04 UTC; tui, seek re-run alone at 2026-01-02 05:06 UTC"
+    )
+    assert harness.summary_stamp("no head", ["tui"], now) == now
+
+
 # ─── The load fast path the benchmark motivated ──────────────────
 
 
