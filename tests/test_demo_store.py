@@ -16,12 +16,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,23 +35,12 @@ from durascope.scenarios import (
     run_scenarios,
 )
 from durascope.scenarios._demo_store import is_scenario_instance, read_contents
+from tests.directory import snapshot
 from tests.reliability.hostile import check_clean, run_cli
+from tests.test_examples import run_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_STORE = ROOT / "fixtures" / "scenarios.db"
-
-
-def snapshot(directory: Path) -> dict[str, str]:
-    """Every entry of a directory: a file's hash, a symlink's target, or ``directory``."""
-    out: dict[str, str] = {}
-    for p in sorted(directory.iterdir()):
-        if p.is_symlink():
-            out[p.name] = f"-> {os.readlink(p)}"
-        elif p.is_dir():
-            out[p.name] = "directory"
-        else:
-            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def demo(output: Path) -> tuple[int, str, str]:
@@ -101,15 +86,7 @@ def test_the_demo_replaces_its_own_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_store_of_the_users_is_refused(tmp_path: Path) -> None:
     """The reviewer's case: ``examples/run_my_orchestrations.py`` wrote ./orders.db."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "run_my_orchestrations.py"), "--no-tui"],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    proc = run_example("run_my_orchestrations.py", "--no-tui", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     orders = tmp_path / "orders.db"
     assert "order-0" in instance_ids(orders)
@@ -181,20 +158,7 @@ def test_a_demo_store_the_user_added_to_is_refused(tmp_path: Path) -> None:
     store = tmp_path / "durascope-demo.db"
     code, stdout, stderr = demo(store)
     assert code == 0, stdout + stderr
-    provider = SqliteProvider.open(str(store))
-    runtime = Runtime(provider)
-
-    @runtime.register_orchestration("Mine")
-    def mine(ctx: Any, x: int) -> Iterator[Any]:
-        return (yield ctx.schedule_timer(1))
-
-    runtime.start()
-    try:
-        Client(provider).start_orchestration("my-own-order", "Mine", 1)
-        assert Client(provider).wait_for_orchestration("my-own-order", 30_000).status == "Completed"
-    finally:
-        runtime.shutdown()
-        provider.close()
+    run_own_order(store)
     assert_refused(store, "it holds 1 instance the demo did not start (my-own-order)")
 
 

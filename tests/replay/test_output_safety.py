@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -31,23 +30,11 @@ from pathlib import Path
 import pytest
 
 from durascope.replay import load_bundle, open_model
+from tests.directory import snapshot
 from tests.reliability.hostile import check_clean, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_STORE = ROOT / "fixtures" / "scenarios.db"
-
-
-def snapshot(directory: Path) -> dict[str, str]:
-    """Every entry of a directory: a hash of a file's bytes, or where a symlink points."""
-    out: dict[str, str] = {}
-    for p in sorted(directory.iterdir()):
-        if p.is_symlink():
-            out[p.name] = f"-> {os.readlink(p)}"
-        elif p.is_dir():
-            out[p.name] = f"directory {snapshot(p)}"
-        else:
-            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def refused(args: list[object], directory: Path) -> str:

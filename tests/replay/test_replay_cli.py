@@ -51,6 +51,16 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
+def replay_checkout(
+    source: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, int, str, str]:
+    """``replay`` of the bundle's fanout-checkout with a module holding ``source``."""
+    module = tmp_path / "mine.py"
+    module.write_text(source)
+    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
+    return (module, *run(argv, capsys))
+
+
 def test_a_redacted_bundle_is_refused_before_any_code_runs(
     scenario_module: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -142,10 +152,7 @@ def register(runtime):
 def test_a_module_without_the_orchestration_is_a_usage_error_not_a_divergence(
     source: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = tmp_path / "mine.py"
-    module.write_text(source)
-    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
-    code, out, err = run(argv, capsys)
+    module, code, out, err = replay_checkout(source, tmp_path, capsys)
     assert (code, out) == (2, "")
     assert err == f"durascope: error: {expected.format(module=module)}\n"
 
@@ -188,10 +195,7 @@ def test_code_that_yields_a_non_task_fails_like_the_runtime_and_diverges(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """duroxide and durascope's runtime fail such an orchestration: so does its re-run."""
-    module = tmp_path / "mine.py"
-    module.write_text(YIELDS_A_NUMBER)
-    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
-    code, out, err = run(argv, capsys)
+    _, code, out, err = replay_checkout(YIELDS_A_NUMBER, tmp_path, capsys)
     assert (code, err) == (1, OPENED_BUNDLE)
     lines = out.splitlines()
     assert lines[0] == "ERROR   nondeterminism           fanout-checkout#1 event 2 (turn 1)"
@@ -259,10 +263,7 @@ def test_code_with_a_bug_is_a_divergence_never_an_internal_error(
     body: str, failure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """These raised out of the turn: replay ended in "internal error" (exit 3)."""
-    module = tmp_path / "mine.py"
-    module.write_text(CHECKOUT_WITH_A_BUG.format(body=body))
-    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
-    code, out, err = run(argv, capsys)
+    _, code, out, err = replay_checkout(CHECKOUT_WITH_A_BUG.format(body=body), tmp_path, capsys)
     assert (code, err) == (1, OPENED_BUNDLE)
     lines = out.splitlines()
     assert lines[0] == "ERROR   nondeterminism           fanout-checkout#1 event 2 (turn 1)"
@@ -291,10 +292,7 @@ def test_code_with_a_bug_is_a_divergence_never_an_internal_error(
 def test_a_module_that_raises_while_loading_is_one_line_and_exit_2(
     source: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = tmp_path / "mine.py"
-    module.write_text(source)
-    argv = ["replay", str(BUNDLE), "--instance", "fanout-checkout", "--module", str(module)]
-    code, out, err = run(argv, capsys)
+    module, code, out, err = replay_checkout(source, tmp_path, capsys)
     assert (code, out) == (2, "")
     assert err.startswith(f"durascope: error: {module}: ") and err.count("\n") == 1
     assert expected in err
